@@ -1,0 +1,35 @@
+"""sprockets_http: an HTTP client mixin for Tornado services.
+
+``HTTPClientMixin`` gives request handlers and rejected consumers
+``await self.http_fetch(url, ...)``: :meth:`tornado.httpclient.AsyncHTTPClient.fetch`
+in a retry loop with exponential backoff (Retry-After aware), msgpack and JSON
+bodies, and an :class:`HTTPResponse` that keeps every attempt. A
+reimplementation of ``sprockets.mixins.http`` 2.6.0.
+"""
+
+from sprockets_http._log import LOGGER
+from sprockets_http._version import __version__
+from sprockets_http.content import (
+    CONTENT_TYPE_JSON,
+    CONTENT_TYPE_MSGPACK,
+    DEFAULT_ACCEPT,
+    BodyDecodeError,
+)
+from sprockets_http.mixin import DEFAULT_USER_AGENT, HTTPClientMixin
+from sprockets_http.response import HTTPResponse
+from sprockets_http.retry import IDEMPOTENT_METHODS, RetryBudget, RetryPolicy
+
+__all__ = [
+    "CONTENT_TYPE_JSON",
+    "CONTENT_TYPE_MSGPACK",
+    "DEFAULT_ACCEPT",
+    "DEFAULT_USER_AGENT",
+    "IDEMPOTENT_METHODS",
+    "LOGGER",
+    "BodyDecodeError",
+    "HTTPClientMixin",
+    "HTTPResponse",
+    "RetryBudget",
+    "RetryPolicy",
+    "__version__",
+]

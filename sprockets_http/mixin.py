@@ -1,0 +1,453 @@
+"""``HTTPClientMixin``: ``AsyncHTTPClient.fetch`` in a retry loop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Any, Collection, Dict, Mapping, Optional, Tuple, Union
+
+from tornado import httpclient
+
+from sprockets_http import content
+from sprockets_http._log import LOGGER, redact_url, scrub, secrets_of
+from sprockets_http._version import __version__
+from sprockets_http.response import HTTPResponse
+from sprockets_http.retry import Decision, RetryBudget, RetryPolicy
+
+__all__ = ["DEFAULT_USER_AGENT", "HTTPClientMixin"]
+
+#: The User-Agent sent when nothing more specific is known.
+DEFAULT_USER_AGENT = f"sprockets.mixins.http/{__version__}"
+
+
+def _find_header(headers: Mapping[str, Any], name: str) -> Optional[str]:
+    """Return the key under which *headers* holds *name* (any case), or None."""
+    if name in headers:
+        return name
+    lowered = name.lower()
+    for key in headers:
+        if key.lower() == lowered:
+            return key
+    return None
+
+
+def _describe(outcome: Any, secrets: Collection[str]) -> str:
+    """Describe an attempt's outcome for a log line, without credentials."""
+    if isinstance(outcome, httpclient.HTTPResponse):
+        return f"{outcome.code} {outcome.reason}"
+    return scrub(f"{type(outcome).__name__}: {outcome}", secrets)
+
+
+class HTTPClientMixin:
+    """Mixin for making http requests using the asynchronous :meth:`http_fetch`.
+
+    Put it before :class:`tornado.web.RequestHandler` (or a rejected
+    consumer class) in the bases. The defaults below are read at call time,
+    so a subclass or an instance can override them; an :meth:`http_fetch`
+    argument left at ``None`` takes them.
+    """
+
+    #: Seconds to wait for a connection.
+    DEFAULT_CONNECT_TIMEOUT: float = 20
+    #: Seconds for a whole attempt.
+    DEFAULT_REQUEST_TIMEOUT: float = 20
+    #: Seconds before the first retry; each further retry waits twice as long.
+    DEFAULT_RETRY_TIMEOUT: float = 3
+    #: Attempts in all, the first included.
+    MAX_HTTP_RETRIES: int = 3
+    #: Redirects followed when ``follow_redirects`` is true.
+    MAX_REDIRECTS: int = 5
+    #: A cap on each computed backoff wait, in seconds; ``None``: no cap.
+    MAX_RETRY_TIMEOUT: Optional[float] = None
+    #: Draw each backoff wait uniformly from ``[0, wait]`` ("full jitter").
+    RETRY_JITTER: bool = False
+    #: A deadline in seconds for a whole call, attempts and waits together.
+    DEFAULT_TOTAL_TIMEOUT: Optional[float] = None
+    #: Methods retried after a 5xx or a connection error; ``None``: all.
+    RETRY_METHODS: Optional[Collection[str]] = None
+    #: A :class:`~sprockets_http.RetryBudget` shared by calls; ``None``: none.
+    RETRY_BUDGET: Optional[RetryBudget] = None
+
+    simplify_error_response: bool
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: See :class:`~sprockets_http.HTTPResponse`'s parameter of that name.
+        self.simplify_error_response = True
+
+    async def http_fetch(
+        self,
+        url: Any,
+        method: str = "GET",
+        request_headers: Optional[Mapping[str, str]] = None,
+        body: Any = None,
+        content_type: content.ContentTypeLike = content.CONTENT_TYPE_MSGPACK,
+        follow_redirects: bool = False,
+        max_redirects: Optional[int] = None,
+        connect_timeout: Optional[float] = None,
+        request_timeout: Optional[float] = None,
+        retry_timeout: Optional[float] = None,
+        max_http_attempts: Optional[int] = None,
+        auth_username: Optional[str] = None,
+        auth_password: Optional[str] = None,
+        user_agent: Optional[str] = None,
+        validate_cert: bool = True,
+        allow_nonstandard_methods: bool = False,
+        dont_retry: Optional[Collection[int]] = None,
+        *,
+        max_retry_timeout: Optional[float] = None,
+        retry_jitter: Optional[bool] = None,
+        total_timeout: Optional[float] = None,
+        retry_methods: Optional[Collection[str]] = None,
+        **kwargs: Any,
+    ) -> HTTPResponse:
+        """Perform a HTTP request.
+
+        Will retry up to *max_http_attempts* times with an exponentially
+        increasing sleep time starting with *retry_timeout* seconds. If a
+        ``Retry-After`` header is included in a response, then it overrides
+        the calculated sleep time. Never raises for a status or a connection
+        failure: read :attr:`HTTPResponse.ok`.
+
+        :param url: the URL for the request (any object whose ``str()`` is it)
+        :param method: the HTTP request method, defaults to ``GET``
+        :param request_headers: headers to include in the request; the dict
+            is copied, never changed
+        :param body: the request body: str and bytes go as they are, other
+            values (dicts, lists, ...) are encoded by the Content-Type
+        :param content_type: the Content-Type for a request body, defaults to
+            ``application/msgpack``
+        :param follow_redirects: follow HTTP redirects when received
+        :param max_redirects: maximum number of redirects to follow, default
+            :attr:`MAX_REDIRECTS` (5)
+        :param connect_timeout: timeout for the connection in seconds, default
+            :attr:`DEFAULT_CONNECT_TIMEOUT` (20)
+        :param request_timeout: timeout for each attempt in seconds, default
+            :attr:`DEFAULT_REQUEST_TIMEOUT` (20); also the cap on a
+            ``Retry-After`` wait
+        :param retry_timeout: the wait before the first retry in seconds,
+            doubled for each further one, default :attr:`DEFAULT_RETRY_TIMEOUT` (3)
+        :param max_http_attempts: attempts in all, default
+            :attr:`MAX_HTTP_RETRIES` (3)
+        :param auth_username: username for HTTP authentication
+        :param auth_password: password for HTTP authentication
+        :param user_agent: the User-Agent header; see :meth:`_http_req_user_agent`
+            for the default
+        :param validate_cert: for HTTPS requests, validate the server's
+            certificate? Default is True
+        :param allow_nonstandard_methods: allow methods that don't adhere to
+            the HTTP spec
+        :param dont_retry: status codes that end the call without a retry.
+            Default: none
+        :param max_retry_timeout: a cap on each backoff wait in seconds,
+            default :attr:`MAX_RETRY_TIMEOUT` (none)
+        :param retry_jitter: draw each backoff wait from ``[0, wait]``,
+            default :attr:`RETRY_JITTER` (False); Retry-After waits are kept
+        :param total_timeout: a deadline in seconds for the whole call,
+            default :attr:`DEFAULT_TOTAL_TIMEOUT` (none)
+        :param retry_methods: methods retried after a 5xx or connection error,
+            default :attr:`RETRY_METHODS` (all); 423 and 429 always retry
+        :param kwargs: passed to :meth:`tornado.httpclient.AsyncHTTPClient.fetch`
+        :rtype: HTTPResponse
+        :raises RuntimeError: if the ``raise_error`` keyword argument is given
+        :raises ValueError: if *max_http_attempts* is below 1, or *body* cannot
+            be encoded for its Content-Type; no request is sent
+        """
+        if "raise_error" in kwargs:
+            raise RuntimeError(
+                "raise_error is not supported: http_fetch never raises for a "
+                "response; read HTTPResponse.ok and .code instead"
+            )
+        attempts = self.MAX_HTTP_RETRIES if max_http_attempts is None else max_http_attempts
+        if attempts < 1:
+            raise ValueError(f"max_http_attempts must be at least 1, not {attempts!r}")
+        if connect_timeout is None:
+            connect_timeout = self.DEFAULT_CONNECT_TIMEOUT
+        if request_timeout is None:
+            request_timeout = self.DEFAULT_REQUEST_TIMEOUT
+        if total_timeout is None:
+            total_timeout = self.DEFAULT_TOTAL_TIMEOUT
+        policy = RetryPolicy(
+            max_attempts=attempts,
+            retry_timeout=self.DEFAULT_RETRY_TIMEOUT if retry_timeout is None else retry_timeout,
+            request_timeout=request_timeout,
+            dont_retry=dont_retry or (),
+            max_retry_timeout=(
+                self.MAX_RETRY_TIMEOUT if max_retry_timeout is None else max_retry_timeout
+            ),
+            jitter=self.RETRY_JITTER if retry_jitter is None else retry_jitter,
+            retry_methods=self.RETRY_METHODS if retry_methods is None else retry_methods,
+        )
+        budget = self.RETRY_BUDGET
+
+        url = str(url)
+        headers = self._http_req_apply_default_headers(request_headers, content_type, body)
+        if user_agent:
+            headers[_find_header(headers, "User-Agent") or "User-Agent"] = user_agent
+        user_agent = headers.get(_find_header(headers, "User-Agent") or "User-Agent")
+        content_type_key = _find_header(headers, "Content-Type")
+        payload = self._http_req_body_serialize(
+            body, headers[content_type_key] if content_type_key else None
+        )
+
+        client = httpclient.AsyncHTTPClient()
+        max_clients = os.environ.get("HTTP_MAX_CLIENTS")
+        if max_clients:
+            try:
+                client.max_clients = int(max_clients)  # type: ignore[attr-defined]
+            except ValueError:
+                LOGGER.warning("Ignoring HTTP_MAX_CLIENTS=%r: not an integer", max_clients)
+
+        secrets = secrets_of(url, headers, auth_password)
+        safe_url = redact_url(url)
+        response = HTTPResponse(
+            simplify_error_response=getattr(self, "simplify_error_response", True)
+        )
+        started = time.monotonic()
+        deadline = None if total_timeout is None else started + total_timeout
+        if budget is not None:
+            budget.record_first_attempt()
+
+        outcome: Any = None  # the last attempt's response or exception
+        for attempt in range(attempts):
+            if attempt:
+                url, headers, payload = self._http_req_modify_for_retry(
+                    response, attempt, url, headers, payload
+                )
+                safe_url = redact_url(url)
+            attempt_connect, attempt_request = connect_timeout, request_timeout
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    LOGGER.warning(
+                        "%s %s: the %ss deadline passed before attempt %d of %d",
+                        method, safe_url, total_timeout, attempt + 1, attempts,
+                    )
+                    break
+                attempt_connect = min(connect_timeout, remaining)
+                attempt_request = min(request_timeout, remaining)
+            LOGGER.debug("%s %s (attempt %d of %d)", method, safe_url, attempt + 1, attempts)
+            try:
+                outcome = await client.fetch(
+                    url,
+                    method=method,
+                    headers=headers,
+                    body=payload,
+                    follow_redirects=follow_redirects,
+                    max_redirects=self.MAX_REDIRECTS if max_redirects is None else max_redirects,
+                    connect_timeout=attempt_connect,
+                    request_timeout=attempt_request,
+                    auth_username=auth_username,
+                    auth_password=auth_password,
+                    user_agent=user_agent,
+                    validate_cert=validate_cert,
+                    allow_nonstandard_methods=allow_nonstandard_methods,
+                    raise_error=False,
+                    **kwargs,
+                )
+            except (OSError, httpclient.HTTPClientError) as error:
+                outcome = error
+                response.append_exception(error)
+                decision = policy.decide(method, None)
+            else:
+                response.append_response(outcome)
+                decision = policy.decide(method, outcome.code)
+            if decision is Decision.SUCCESS:
+                break
+            if not await self._http_resp_wait_to_retry(
+                response, outcome, decision, policy, budget, deadline,
+                method, safe_url, attempt, secrets,
+            ):
+                break
+
+        response.finish()
+        if not response.ok:
+            LOGGER.warning(
+                "%s %s failed after %d attempt(s): %s",
+                method,
+                safe_url,
+                response.attempts,
+                "no attempt was made" if outcome is None else _describe(outcome, secrets),
+            )
+        return response
+
+    async def _http_resp_wait_to_retry(
+        self,
+        response: HTTPResponse,
+        outcome: Any,
+        decision: Decision,
+        policy: RetryPolicy,
+        budget: Optional[RetryBudget],
+        deadline: Optional[float],
+        method: str,
+        safe_url: str,
+        attempt: int,
+        secrets: Collection[str],
+    ) -> bool:
+        """Log a failed attempt and sleep before the next; False ends the call."""
+        number, attempts = attempt + 1, policy.max_attempts
+        described = _describe(outcome, secrets)
+        if decision is not Decision.RETRY:
+            LOGGER.warning(
+                "%s %s: attempt %d of %d failed, not retried: %s",
+                method, safe_url, number, attempts, described,
+            )
+            return False
+        if number >= attempts:
+            LOGGER.warning(
+                "%s %s: attempt %d of %d failed, no attempts left: %s",
+                method, safe_url, number, attempts, described,
+            )
+            return False
+        retry_after = (
+            outcome.headers.get("Retry-After")
+            if isinstance(outcome, httpclient.HTTPResponse)
+            else None
+        )
+        wait = policy.wait(number, retry_after)
+        if deadline is not None and time.monotonic() + wait.seconds >= deadline:
+            LOGGER.warning(
+                "%s %s: attempt %d of %d failed (%s); a %.3fs wait would cross the "
+                "call's deadline, giving up",
+                method, safe_url, number, attempts, described, wait.seconds,
+            )
+            return False
+        if budget is not None and not budget.try_retry():
+            LOGGER.warning(
+                "%s %s: attempt %d of %d failed (%s); the retry budget refuses a retry",
+                method, safe_url, number, attempts, described,
+            )
+            return False
+        LOGGER.warning(
+            "%s %s: attempt %d of %d failed, retrying in %.3fs: %s",
+            method, safe_url, number, attempts, wait.seconds, described,
+        )
+        response.append_wait(wait.seconds)
+        # asyncio.sleep is looked up at call time so tests can patch it.
+        await asyncio.sleep(wait.seconds)
+        return True
+
+    def _http_req_apply_default_headers(
+        self,
+        request_headers: Optional[Mapping[str, str]],
+        content_type: content.ContentTypeLike,
+        body: Any,
+    ) -> Dict[str, str]:
+        """Set default values for common HTTP request headers.
+
+        Works on a copy: *request_headers* is never changed, and a header it
+        holds (in any letter case) always wins. Sets ``Accept``
+        (``application/json, application/msgpack``), ``Content-Type``
+        (``str(content_type)``, only with a body), ``Correlation-Id`` (from
+        ``self.correlation_id``, else the incoming request's header) and
+        ``User-Agent`` (:meth:`_http_req_user_agent`).
+
+        :param request_headers: the HTTP request headers
+        :param content_type: the mime-type used in the request/response
+            (an :class:`ietfparse.datastructures.ContentType` or str)
+        :param body: the request body
+        :rtype: dict
+        """
+        headers: Dict[str, str] = dict(request_headers or {})
+        if _find_header(headers, "Accept") is None:
+            headers["Accept"] = content.DEFAULT_ACCEPT
+        if body is not None and _find_header(headers, "Content-Type") is None:
+            headers["Content-Type"] = str(content_type)
+        if _find_header(headers, "Correlation-Id") is None:
+            correlation_id = self._http_req_correlation_id()
+            if correlation_id:
+                headers["Correlation-Id"] = correlation_id
+        if _find_header(headers, "User-Agent") is None:
+            headers["User-Agent"] = self._http_req_user_agent()
+        return headers
+
+    def _http_req_correlation_id(self) -> Optional[str]:
+        """The Correlation-Id to send: ``self.correlation_id`` when truthy,
+        else the incoming request's ``Correlation-Id`` header."""
+        correlation_id = getattr(self, "correlation_id", None)
+        if correlation_id:
+            return str(correlation_id)
+        incoming = getattr(getattr(self, "request", None), "headers", None)
+        if incoming is not None:
+            try:
+                value = incoming.get("Correlation-Id")
+            except (AttributeError, TypeError):
+                return None
+            return str(value) if value else None
+        return None
+
+    def _http_req_body_serialize(
+        self, body: Any, content_type: Optional[content.ContentTypeLike]
+    ) -> Union[bytes, str, None]:
+        """Conditionally serialize the request body value if mime_type is set
+        and it's serializable.
+
+        ``None``, str and bytes are returned as they are (bytearray and
+        memoryview as bytes); any other value is encoded by *content_type*:
+        JSON for ``application/json`` and ``+json``, msgpack for
+        ``application/msgpack`` and ``+msgpack``.
+
+        :param body: the request body
+        :param content_type: the content type for the request body
+        :raises ValueError: for a value to encode with any other content type,
+            or one that cannot be encoded
+        """
+        if body is None or isinstance(body, (str, bytes)):
+            return body
+        if isinstance(body, (bytearray, memoryview)):
+            return bytes(body)
+        return content.encode_body(body, content_type)
+
+    def _http_req_user_agent(self) -> str:
+        """Return the User-Agent value to specify in HTTP requests.
+
+        ``"{service}/{version}"`` when both keys are in the application
+        settings; else, in a rejected consumer,
+        ``"{consumer_name}/{consumer_version}"`` from its process; else
+        :data:`DEFAULT_USER_AGENT` (``sprockets.mixins.http/VERSION``). Never
+        raises: a missing attribute falls through to the next choice.
+
+        :rtype: str
+        """
+        try:
+            settings = self.settings  # type: ignore[attr-defined]
+            if "service" in settings and "version" in settings:
+                return f"{settings['service']}/{settings['version']}"
+        except (AttributeError, KeyError, TypeError):
+            pass
+        try:
+            process = self._process  # type: ignore[attr-defined]
+            return f"{process.consumer_name}/{process.consumer_version}"
+        except AttributeError:
+            pass
+        return DEFAULT_USER_AGENT
+
+    def _http_req_modify_for_retry(
+        self,
+        response: HTTPResponse,
+        attempt: int,
+        url: str,
+        headers: Dict[str, str],
+        body: Any,
+    ) -> Tuple[str, Dict[str, str], Any]:
+        """Implement this method to modify the request on each attempt.
+
+        Called before every attempt after the first, after the wait. The
+        default behavior is to set the ``X-Retry-Attempt`` header to the
+        1-based number of the attempt about to be made (``"2"`` on the
+        second). You will need to implement this for protocols that include a
+        one-time-use value such as the OAuth 1 request nonce.
+
+        :param response: the current HTTP response which includes both
+            response and exception history
+        :param attempt: the zero-based index of the attempt about to be made
+            (1 before the second attempt)
+        :param url: current request URL
+        :param headers: current request headers
+        :param body: serialized request body
+        :returns: a tuple containing the URL, headers, and body to use in the
+            next request
+        """
+        headers["X-Retry-Attempt"] = str(attempt + 1)
+        return url, headers, body

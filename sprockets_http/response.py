@@ -1,0 +1,269 @@
+"""The record of one :meth:`HTTPClientMixin.http_fetch` call: every attempt."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, List, Optional
+
+from ietfparse import headers as ietf_headers
+from tornado import httpclient
+
+from sprockets_http import content
+from sprockets_http._log import LOGGER, redact_url
+
+__all__ = ["HTTPResponse"]
+
+_NOT_DECODED = object()
+
+
+class HTTPResponse:
+    """Encapsulate the response(s) for requests made using ``http_fetch()``.
+
+    One object records every attempt of a call: the tornado responses in
+    :attr:`history`, the exceptions in :attr:`exceptions`. The properties
+    describe the last response received. Nothing here does I/O; the body is
+    decoded lazily, once.
+
+    :param simplify_error_response: for a status >= 400, make :attr:`body`
+        return the ``message`` value of a decoded dict body instead of the
+        whole body
+    """
+
+    __slots__ = (
+        "_decoded",
+        "_decoded_from",
+        "_exceptions",
+        "_finish",
+        "_outcomes",
+        "_responses",
+        "_simplify_error_response",
+        "_start",
+        "_waits",
+    )
+
+    def __init__(self, simplify_error_response: bool = True) -> None:
+        self._exceptions: List[BaseException] = []
+        self._responses: List[httpclient.HTTPResponse] = []
+        self._simplify_error_response = simplify_error_response
+        self._start = time.monotonic()
+        self._finish: Optional[float] = None
+        self._decoded: Any = _NOT_DECODED
+        self._decoded_from: Optional[httpclient.HTTPResponse] = None
+        self._waits: List[float] = []
+        self._outcomes: List[Any] = []
+
+    def __len__(self) -> int:
+        """The number of attempts: the same as :attr:`attempts`."""
+        return self.attempts
+
+    def __repr__(self) -> str:
+        return f"<HTTPResponse code={self.code} attempts={self.attempts}>"
+
+    # --- recording (used by http_fetch) ---------------------------------
+
+    def append_response(self, response: httpclient.HTTPResponse) -> None:
+        """Record a response received for an attempt.
+
+        A ``Warning`` header on it is logged at WARNING, once.
+        """
+        self._responses.append(response)
+        self._outcomes.append(response)
+        warning = response.headers.get("Warning")
+        if warning:
+            LOGGER.warning(
+                "Warning header in the %s response from %s: %s",
+                response.code,
+                redact_url(response.effective_url),
+                warning,
+            )
+
+    def append_exception(self, error: BaseException) -> None:
+        """Record an exception raised by an attempt."""
+        self._exceptions.append(error)
+        self._outcomes.append(error)
+
+    def append_wait(self, seconds: float) -> None:
+        """Record the wait, in seconds, before the next attempt."""
+        self._waits.append(seconds)
+
+    def finish(self) -> None:
+        """Stop the clock: :attr:`duration` no longer grows."""
+        if self._finish is None:
+            self._finish = time.monotonic()
+
+    # --- what callers read -----------------------------------------------
+
+    @property
+    def attempts(self) -> int:
+        """Return the number of HTTP attempts made: responses plus exceptions."""
+        return len(self._responses) + len(self._exceptions)
+
+    @property
+    def body(self) -> Any:
+        """Returns the HTTP response body, deserialized if possible.
+
+        ``None`` with no response or an empty body. JSON (``application/json``
+        or ``+json``, charset honoured) and msgpack (``application/msgpack`` or
+        ``+msgpack``; bin values that are valid UTF-8 become str) are decoded;
+        any other Content-Type gives the raw bytes. For a status >= 400 with
+        ``simplify_error_response``, a decoded dict gives its ``message``
+        value when it has one. Decoded once, then cached.
+
+        :raises sprockets_http.BodyDecodeError: (a :exc:`ValueError`) when the
+            body is not valid for its declared Content-Type; the bytes stay in
+            ``raw.body``
+        """
+        if not self._responses:
+            return None
+        last = self._responses[-1]
+        if self._decoded_from is not last:
+            self._decoded = _NOT_DECODED
+            self._decoded_from = last
+            raw = last.body
+            if raw:
+                try:
+                    self._decoded = content.decode_body(raw, last.headers.get("Content-Type"))
+                except content.BodyDecodeError as error:
+                    self._decoded = error
+            else:
+                self._decoded = None
+        if isinstance(self._decoded, content.BodyDecodeError):
+            raise self._decoded
+        value = self._decoded
+        if self._simplify_error_response and last.code >= 400 and isinstance(value, dict):
+            return value.get("message", value)
+        return value
+
+    @property
+    def code(self) -> int:
+        """Returns the HTTP status code of the last response, 599 when none."""
+        if not self._responses:
+            return 599
+        return self._responses[-1].code
+
+    @property
+    def duration(self) -> float:
+        """Seconds across all attempts and waits (monotonic clock).
+
+        Frozen once the call returns.
+        """
+        end = self._finish if self._finish is not None else time.monotonic()
+        return end - self._start
+
+    @property
+    def exceptions(self) -> List[BaseException]:
+        """Return the list of exceptions raised when making the request."""
+        return self._exceptions
+
+    @property
+    def headers(self) -> Optional[Dict[str, str]]:
+        """The last response's headers as a dict (repeated headers joined
+        with commas), or ``None`` with no response."""
+        if not self._responses:
+            return None
+        return dict(self._responses[-1].headers)
+
+    @property
+    def outcomes(self) -> List[Any]:
+        """Every attempt's result in the order they happened: a
+        :class:`tornado.httpclient.HTTPResponse` or an exception each."""
+        return self._outcomes
+
+    @property
+    def waits(self) -> List[float]:
+        """The seconds waited before each retry, in order: ``waits[0]`` came
+        between the first and second attempts."""
+        return self._waits
+
+    @property
+    def history(self) -> List[httpclient.HTTPResponse]:
+        """Return all of the HTTP responses for the request."""
+        return self._responses
+
+    @property
+    def links(self) -> Optional[List[Dict[str, str]]]:
+        """Return the parsed link header if it was set, as a list of dicts.
+
+        Each dict has ``target`` and the link's parameters (``rel``,
+        ``title``, ...). ``[]`` when the last response has no Link header,
+        ``None`` with no response. A malformed header gives the links that
+        could be parsed (possibly ``[]``) and logs a warning; never raises.
+        """
+        if not self._responses:
+            return None
+        last = self._responses[-1]
+        value = last.headers.get("Link")
+        if not value:
+            return []
+        return _parse_links(value, last.effective_url)
+
+    @property
+    def ok(self) -> bool:
+        """Returns True if the response status code was between 200 and 399.
+
+        Returns False if no responses were received or the response status
+        code was >= 400.
+        """
+        return bool(self._responses) and 200 <= self._responses[-1].code < 400
+
+    @property
+    def raw(self) -> Optional[httpclient.HTTPResponse]:
+        """Return the raw tornado HTTP Response object (the last one), or None."""
+        if not self._responses:
+            return None
+        return self._responses[-1]
+
+
+def _link_dict(link: Any) -> Dict[str, str]:
+    result = {"target": str(link.target)}
+    for name, value in link.parameters:
+        # RFC 8288: occurrences of a parameter after the first are ignored.
+        result.setdefault(str(name), str(value))
+    return result
+
+
+def _split_link_values(value: str) -> List[str]:
+    """Split a Link header at the commas between link-values (outside quotes
+    and angle brackets)."""
+    parts: List[str] = []
+    current: List[str] = []
+    quoted = bracketed = False
+    for char in value:
+        if char == '"' and not bracketed:
+            quoted = not quoted
+        elif char == "<" and not quoted:
+            bracketed = True
+        elif char == ">" and not quoted:
+            bracketed = False
+        elif char == "," and not quoted and not bracketed:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current))
+    return [part for part in parts if part.strip()]
+
+
+def _parse_one(value: str) -> List[Dict[str, str]]:
+    return [_link_dict(link) for link in ietf_headers.parse_link(value, strict=False)]
+
+
+def _parse_links(value: str, url: str) -> List[Dict[str, str]]:
+    try:
+        return _parse_one(value)
+    except Exception:  # noqa: BLE001, S110 - a server's header must never raise here
+        pass  # fall through to parsing link-value by link-value
+    # Keep every link-value that parses on its own.
+    links: List[Dict[str, str]] = []
+    for part in _split_link_values(value):
+        try:
+            links.extend(_parse_one(part))
+        except Exception:  # noqa: BLE001, S112 - skip the malformed link-value
+            continue
+    LOGGER.warning(
+        "Malformed Link header in the response from %s (%d link(s) parsed): %r",
+        redact_url(url),
+        len(links),
+        value[:200],
+    )
+    return links
