@@ -1,0 +1,103 @@
+"""Shared fixtures: real Tornado servers on loopback, and instant retries.
+
+* ``serve(app_or_handlers)`` starts a Tornado HTTP server on 127.0.0.1 with an
+  ephemeral port and returns its base URL (``http://127.0.0.1:PORT``); the
+  server stops when the test ends.
+* ``sleeps`` patches :func:`asyncio.sleep` so retries are instant; it is the
+  list of the waits ``http_fetch`` asked for, in order.
+* ``client_kind`` runs a test once with tornado's simple client and once with
+  ``CurlAsyncHTTPClient`` (skipped, with the reason shown, when pycurl cannot
+  be imported).
+* ``Caller`` is the smallest object using the mixin, for calls made outside a
+  request handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+from typing import Any, Callable, Iterator, List, Union
+
+import pytest
+from tornado import httpclient, httpserver, web
+
+from sprockets_http import HTTPClientMixin
+
+
+class Caller(HTTPClientMixin):
+    """A bare object with the mixin, as a rejected consumer or a script has."""
+
+
+def _listen(app: web.Application) -> tuple[httpserver.HTTPServer, int]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    sock.setblocking(False)
+    server = httpserver.HTTPServer(app)
+    server.add_sockets([sock])
+    return server, sock.getsockname()[1]
+
+
+@pytest.fixture
+def serve(io_loop: Any) -> Iterator[Callable[..., str]]:
+    servers: List[httpserver.HTTPServer] = []
+
+    def start(app: Union[web.Application, list], **settings: Any) -> str:
+        if not isinstance(app, web.Application):
+            app = web.Application(app, **settings)
+        server, port = _listen(app)
+        servers.append(server)
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server in servers:
+        server.stop()
+        io_loop.run_sync(server.close_all_connections, timeout=10)
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> List[float]:
+    """Make retries instant; the list records each requested wait."""
+    requested: List[float] = []
+    real_sleep = asyncio.sleep
+
+    async def instant(delay: float, result: Any = None) -> Any:
+        # Record only the waits sprockets_http asks for: Tornado and asyncio
+        # call sleep(0) themselves to yield to the loop.
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if caller.startswith("sprockets_http"):
+            requested.append(delay)
+        return await real_sleep(0, result)
+
+    monkeypatch.setattr(asyncio, "sleep", instant)
+    return requested
+
+
+def _curl_available() -> bool:
+    try:
+        import tornado.curl_httpclient  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.fixture(params=["simple", "curl"])
+def client_kind(request: pytest.FixtureRequest, io_loop: Any) -> Iterator[str]:
+    """Run the test with tornado's simple client, then with the curl client."""
+    if request.param == "curl":
+        if not _curl_available():
+            pytest.skip("pycurl cannot be imported here: the curl variant is skipped")
+        httpclient.AsyncHTTPClient.configure("tornado.curl_httpclient.CurlAsyncHTTPClient")
+    else:
+        httpclient.AsyncHTTPClient.configure(None)
+    try:
+        yield request.param
+    finally:
+        httpclient.AsyncHTTPClient.configure(None)
+
+
+@pytest.fixture
+def caller() -> Caller:
+    return Caller()
