@@ -12,11 +12,13 @@ values: see :func:`msgpack_unpackb`.
 from __future__ import annotations
 
 import base64
+import collections.abc
 import datetime
 import functools
+import io
 import json
 import uuid
-from typing import Any, Callable, NamedTuple, Optional, Union
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Union
 
 import umsgpack
 from ietfparse import datastructures, headers
@@ -188,12 +190,19 @@ def json_dumps(value: Any) -> bytes:
     ).encode("utf-8")
 
 
+def _pack_umsgpack(value: Any) -> bytes:
+    return umsgpack.packb(_prepare_for_umsgpack(value))  # type: ignore[no-any-return]
+
+
+def _pack_c(value: Any) -> bytes:
+    assert _msgpack is not None
+    packed: bytes = _msgpack.packb(value, default=_msgpack_default, use_bin_type=True)
+    return packed
+
+
 def msgpack_packb(value: Any) -> bytes:
     """Encode *value* as msgpack (see :func:`encode_body`)."""
-    if _msgpack is not None:
-        packed: bytes = _msgpack.packb(value, default=_msgpack_default, use_bin_type=True)
-        return packed
-    return umsgpack.packb(_prepare_for_umsgpack(value))  # type: ignore[no-any-return]
+    return _pack(value)
 
 
 def encode_body(value: Any, content_type: Optional[ContentTypeLike]) -> bytes:
@@ -222,33 +231,140 @@ def encode_body(value: Any, content_type: Optional[ContentTypeLike]) -> bytes:
 
 
 # --- decoding -------------------------------------------------------------
+#
+# The two backends are made to agree (tests/test_msgpack_parity.py runs both
+# on generated documents). Where u-msgpack-python and msgpack differ on their
+# own, the result chosen here is:
+#
+# * bytes after the document, and truncated input: ValueError (msgpack's
+#   behaviour; umsgpack alone ignores trailing bytes);
+# * a map key that is an array: a tuple, nested arrays too (umsgpack's
+#   behaviour; msgpack alone raises "unhashable type");
+# * a map key that is a map, or the same key twice: ValueError (umsgpack's
+#   behaviour; msgpack alone keeps the last value of a duplicated key). As in
+#   umsgpack, keys that were arrays are not checked for duplicates;
+# * timestamps (extension -1, 4, 8 or 12 bytes): an aware UTC
+#   datetime.datetime, nanoseconds truncated to microseconds; more than
+#   999,999,999 nanoseconds is ValueError (msgpack's behaviour); other
+#   extension types: umsgpack.Ext, whatever umsgpack classes are registered.
+#
+# The one difference left is nesting depth: umsgpack recurses in Python and
+# fails (RecursionError, so ValueError) a few hundred levels deep, msgpack
+# at 1024.
 
-# Markers of msgpack's bin 8/16/32 types. When none of these bytes appears in
-# a body, it holds no bin values and the UTF-8 walk below can be skipped.
-_BIN_MARKERS = (b"\xc4", b"\xc5", b"\xc6")
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def _timestamp(ext: umsgpack.Ext) -> datetime.datetime:
+    """Decode the msgpack timestamp extension as msgpack's C extension does."""
+    data = ext.data
+    if len(data) == 4:
+        seconds, nanoseconds = int.from_bytes(data, "big"), 0
+    elif len(data) == 8:
+        packed = int.from_bytes(data, "big")
+        seconds, nanoseconds = packed & 0x3_FFFF_FFFF, packed >> 34
+    elif len(data) == 12:
+        nanoseconds = int.from_bytes(data[:4], "big")
+        seconds = int.from_bytes(data[4:], "big", signed=True)
+    else:
+        raise ValueError(f"invalid timestamp data (length {len(data)})")
+    if nanoseconds > 999_999_999:
+        raise ValueError(f"invalid timestamp: {nanoseconds} nanoseconds")
+    return _EPOCH + datetime.timedelta(seconds=seconds, microseconds=nanoseconds // 1000)
+
+
+def _keep_ext(ext: umsgpack.Ext) -> umsgpack.Ext:
+    return ext
+
+
+# Every extension type has a handler, so classes registered with umsgpack's
+# ext_serializable elsewhere in the process do not change what we return.
+_UMSGPACK_EXT_HANDLERS: Dict[int, Callable[[umsgpack.Ext], Any]] = {
+    code: _keep_ext for code in range(-128, 128)
+}
+_UMSGPACK_EXT_HANDLERS[-1] = _timestamp
+
+# msgpack's bin 8/16/32 markers. When none of these bytes appears in a body,
+# it holds no bin values and the UTF-8 walk below is skipped.
+_BIN_8, _BIN_16, _BIN_32 = b"\xc4", b"\xc5", b"\xc6"
+_EMPTY_BINS = (b"\xc4\x00", b"\xc5\x00\x00", b"\xc6\x00\x00\x00\x00")
+# The types _bin_to_str has to look into (decoders return exact types).
+_WALKED = frozenset({bytes, list, dict, tuple})
+
+
+def _may_hold_bin(data: bytes) -> bool:
+    return _BIN_8 in data or _BIN_16 in data or _BIN_32 in data
 
 
 def _bin_to_str(value: Any) -> Any:
-    """Decode bin values that are valid UTF-8 to str, recursively."""
-    if isinstance(value, bytes):
+    """Decode bin values that are valid UTF-8 to str, recursively.
+
+    Changes freshly decoded lists and dicts in place; the ``isdisjoint``
+    checks skip, at C speed, containers with nothing to convert.
+    """
+    kind = type(value)
+    if kind is bytes:
         try:
             return value.decode("utf-8")
         except UnicodeDecodeError:
             return value
-    if isinstance(value, list):
-        return [_bin_to_str(v) for v in value]
-    if isinstance(value, dict):
-        return {_bin_to_str(k): _bin_to_str(v) for k, v in value.items()}
-    if isinstance(value, tuple):  # map keys that were arrays
+    if kind is list:
+        if not _WALKED.isdisjoint(map(type, value)):
+            for index, item in enumerate(value):
+                if type(item) in _WALKED:
+                    value[index] = _bin_to_str(item)
+        return value
+    if kind is dict:
+        if not _WALKED.isdisjoint(map(type, value)):  # a key to convert: rebuild
+            return {_bin_to_str(k): _bin_to_str(v) for k, v in value.items()}
+        if not _WALKED.isdisjoint(map(type, value.values())):
+            for key, item in value.items():
+                if type(item) in _WALKED:
+                    value[key] = _bin_to_str(item)
+        return value
+    if kind is tuple:  # map keys that were arrays
         return tuple(_bin_to_str(v) for v in value)
     return value
 
 
 def _unpack_umsgpack(data: bytes) -> Any:
-    return umsgpack.unpackb(data)
+    stream = io.BytesIO(data)
+    value = umsgpack.unpack(stream, ext_handlers=_UMSGPACK_EXT_HANDLERS)
+    # umsgpack ignores bytes after the first document; msgpack refuses them.
+    if stream.tell() != len(data):
+        raise ValueError("extra data after the msgpack document")
+    return _bin_to_str(value) if _may_hold_bin(data) else value
 
 
-def _unpack_c(data: bytes) -> Any:
+def _deep_tuple(value: Any) -> Any:
+    if type(value) is list:
+        return tuple(_deep_tuple(item) for item in value)
+    return value
+
+
+def _map_from_pairs(pairs: List[Tuple[Any, Any]]) -> Dict[Any, Any]:
+    """Build a map as umsgpack does: array keys become tuples; an unhashable or
+    repeated key is an error."""
+    mapping = dict(pairs) if all(type(key) is not list for key, _ in pairs) else None
+    if mapping is not None and len(mapping) == len(pairs):
+        return mapping
+    mapping = {}
+    for key, item in pairs:
+        if type(key) is list:
+            key = _deep_tuple(key)
+        elif not isinstance(key, collections.abc.Hashable):
+            raise ValueError(f"unhashable map key: {key!r}")
+        elif key in mapping:
+            raise ValueError(f"duplicate map key: {key!r}")
+        mapping[key] = item
+    return mapping
+
+
+def _c_ext_hook(code: int, data: bytes) -> Any:
+    return umsgpack.Ext(code, data)
+
+
+def _unpackb_c(data: bytes, max_bin_len: int) -> Any:
     assert _msgpack is not None
     return _msgpack.unpackb(
         data,
@@ -256,21 +372,56 @@ def _unpack_c(data: bytes) -> Any:
         strict_map_key=False,
         timestamp=3,
         ext_hook=_c_ext_hook,
+        object_pairs_hook=_map_from_pairs,
         use_list=True,
         unicode_errors="strict",
+        max_bin_len=max_bin_len,
     )
 
 
-def _c_ext_hook(code: int, data: bytes) -> Any:
-    return umsgpack.Ext(code, data)
+def _unpack_c(data: bytes) -> Any:
+    if not _may_hold_bin(data):
+        return _unpackb_c(data, len(data))
+    # The marker bytes also turn up inside numbers and UTF-8 text. Decoding
+    # with no room for bin values tells, at C speed, whether there are any.
+    try:
+        value = _unpackb_c(data, 0)
+    except ValueError:  # a bin value, or an error the full decode reports too
+        return _bin_to_str(_unpackb_c(data, len(data)))
+    # An empty bin fits in no room; it becomes "" like any UTF-8 bin.
+    return _bin_to_str(value) if any(empty in data for empty in _EMPTY_BINS) else value
 
 
-_unpack: Callable[[bytes], Any] = _unpack_c if _msgpack is not None else _unpack_umsgpack
+_pack: Callable[[Any], bytes] = _pack_umsgpack
+_unpack: Callable[[bytes], Any] = _unpack_umsgpack
 
 
 def msgpack_backend() -> str:
     """Name the msgpack implementation in use: ``"msgpack"`` or ``"umsgpack"``."""
     return "msgpack" if _unpack is _unpack_c else "umsgpack"
+
+
+def _use_backend(name: Optional[str]) -> None:
+    """Select the msgpack implementation, for benchmarks and tests.
+
+    ``"msgpack"`` (the C extension; :exc:`RuntimeError` when it is not
+    importable), ``"umsgpack"``, or ``None`` for the default: msgpack when
+    importable. Process-wide; not part of the public API.
+    """
+    global _pack, _unpack
+    if name is None:
+        name = "msgpack" if _msgpack is not None else "umsgpack"
+    if name == "msgpack":
+        if _msgpack is None:
+            raise RuntimeError("msgpack (the fast extra) is not installed")
+        _pack, _unpack = _pack_c, _unpack_c
+    elif name == "umsgpack":
+        _pack, _unpack = _pack_umsgpack, _unpack_umsgpack
+    else:
+        raise ValueError(f"unknown msgpack backend {name!r}: use 'msgpack' or 'umsgpack'")
+
+
+_use_backend(None)
 
 
 def msgpack_unpackb(data: bytes) -> Any:
@@ -284,12 +435,9 @@ def msgpack_unpackb(data: bytes) -> Any:
     :raises ValueError: when *data* is not exactly one valid msgpack document
     """
     try:
-        value = _unpack(data)
+        return _unpack(data)
     except Exception as error:  # noqa: BLE001 - each backend has its own errors
         raise ValueError(str(error) or type(error).__name__) from error
-    if any(marker in data for marker in _BIN_MARKERS):
-        value = _bin_to_str(value)
-    return value
 
 
 def decode_body(body: bytes, content_type: Optional[str]) -> Any:

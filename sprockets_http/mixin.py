@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import urllib.parse
 from typing import Any, Collection, Dict, Mapping, Optional, Tuple, Union
 
 from tornado import httpclient
@@ -37,6 +38,105 @@ def _describe(outcome: Any, secrets: Collection[str]) -> str:
     if isinstance(outcome, httpclient.HTTPResponse):
         return f"{outcome.code} {outcome.reason}"
     return scrub(f"{type(outcome).__name__}: {outcome}", secrets)
+
+
+#: Request headers that are credentials for the origin they were meant for.
+_ORIGIN_CREDENTIAL_HEADERS = ("Authorization", "Cookie")
+#: Headers that describe a request body, dropped when a redirect turns the
+#: request into a GET without one.
+_BODY_HEADERS = ("Content-Length", "Content-Type", "Content-Encoding", "Transfer-Encoding")
+_REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _pop_header(headers: Dict[str, str], name: str) -> None:
+    key = _find_header(headers, name)
+    while key is not None:
+        del headers[key]
+        key = _find_header(headers, name)
+
+
+def _origin(url: str) -> Tuple[str, str, Optional[int]]:
+    """The (scheme, host, port) origin of *url*, default ports filled in."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:  # an unparseable port: an origin of its own
+        return scheme, parts.netloc.lower(), -1
+    return scheme, (parts.hostname or ""), port or _DEFAULT_PORTS.get(scheme)
+
+
+def _carries_credentials(
+    url: str,
+    headers: Mapping[str, str],
+    auth_username: Optional[str],
+    auth_password: Optional[str],
+) -> bool:
+    """Does this request carry credentials that must not follow a redirect
+    to another origin?"""
+    if auth_username is not None or auth_password is not None:
+        return True
+    if any(_find_header(headers, name) for name in _ORIGIN_CREDENTIAL_HEADERS):
+        return True
+    return "@" in urllib.parse.urlsplit(url).netloc
+
+
+async def _fetch_following_redirects(
+    client: httpclient.AsyncHTTPClient,
+    url: str,
+    max_redirects: int,
+    fetch_args: Dict[str, Any],
+) -> httpclient.HTTPResponse:
+    """One attempt of a request that carries credentials, following up to
+    *max_redirects* redirects here instead of in the client.
+
+    Tornado's simple client before 6.5.6 (CVE-2026-49853) sent the
+    ``Authorization`` and ``Cookie`` headers and the ``auth_username`` /
+    ``auth_password`` credentials on to whatever origin a redirect named, so
+    any server a request was sent to could collect them. Following redirects
+    here makes every supported Tornado and both clients behave alike: on a
+    redirect to another origin (scheme, host or port differ from the first
+    URL's) the credentials are dropped, with any userinfo in the new URL, and
+    stay dropped for the rest of the chain. Otherwise this does what
+    tornado's simple client does: 301, 302, 303, 307 and 308 with a
+    ``Location`` are followed, the ``Host`` header is dropped, 303 (except
+    for HEAD) and a POST's 301 or 302 become a GET without a body, and when
+    the redirects run out the last 3xx response is returned (where libcurl
+    raises "too many redirects"). Each hop gets the attempt's timeouts.
+    ``streaming_callback`` and ``header_callback`` also see the redirect
+    responses.
+    """
+    origin = _origin(url)
+    fetch_args = dict(fetch_args)
+    headers = fetch_args["headers"] = dict(fetch_args["headers"])
+    redirects_left = max_redirects
+    while True:
+        response = await client.fetch(url, follow_redirects=False, **fetch_args)
+        location = response.headers.get("Location")
+        if response.code not in _REDIRECT_CODES or not location or redirects_left <= 0:
+            return response
+        redirects_left -= 1
+        url = urllib.parse.urljoin(url, location)
+        if _origin(url) != origin:
+            fetch_args["auth_username"] = fetch_args["auth_password"] = None
+            for name in _ORIGIN_CREDENTIAL_HEADERS:
+                _pop_header(headers, name)
+            parts = urllib.parse.urlsplit(url)
+            if "@" in parts.netloc:
+                url = urllib.parse.urlunsplit(
+                    parts._replace(netloc=parts.netloc.rpartition("@")[2])
+                )
+        _pop_header(headers, "Host")
+        method = fetch_args["method"]
+        if (response.code == 303 and method != "HEAD") or (
+            response.code in (301, 302) and method == "POST"
+        ):
+            fetch_args["method"] = "GET"
+            fetch_args["body"] = None
+            for name in _BODY_HEADERS:
+                _pop_header(headers, name)
+        LOGGER.debug("Following a %d redirect to %s", response.code, redact_url(url))
 
 
 class HTTPClientMixin:
@@ -72,9 +172,12 @@ class HTTPClientMixin:
     simplify_error_response: bool
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
         #: See :class:`~sprockets_http.HTTPResponse`'s parameter of that name.
+        #: Set before the base class's ``__init__`` so that a handler's
+        #: ``initialize()`` (which ``RequestHandler.__init__`` calls) can
+        #: change it.
         self.simplify_error_response = True
+        super().__init__(*args, **kwargs)
 
     async def http_fetch(
         self,
@@ -118,7 +221,10 @@ class HTTPClientMixin:
             values (dicts, lists, ...) are encoded by the Content-Type
         :param content_type: the Content-Type for a request body, defaults to
             ``application/msgpack``
-        :param follow_redirects: follow HTTP redirects when received
+        :param follow_redirects: follow HTTP redirects when received. A request
+            carrying credentials (``auth_username``/``auth_password``, an
+            ``Authorization`` or ``Cookie`` header, URL userinfo) follows them
+            here, dropping the credentials on a redirect to another origin
         :param max_redirects: maximum number of redirects to follow, default
             :attr:`MAX_REDIRECTS` (5)
         :param connect_timeout: timeout for the connection in seconds, default
@@ -228,24 +334,33 @@ class HTTPClientMixin:
                 attempt_connect = min(connect_timeout, remaining)
                 attempt_request = min(request_timeout, remaining)
             LOGGER.debug("%s %s (attempt %d of %d)", method, safe_url, attempt + 1, attempts)
+            fetch_args: Dict[str, Any] = dict(
+                method=method,
+                headers=headers,
+                body=payload,
+                connect_timeout=attempt_connect,
+                request_timeout=attempt_request,
+                auth_username=auth_username,
+                auth_password=auth_password,
+                user_agent=user_agent,
+                validate_cert=validate_cert,
+                allow_nonstandard_methods=allow_nonstandard_methods,
+                raise_error=False,
+                **kwargs,
+            )
+            redirects = self.MAX_REDIRECTS if max_redirects is None else max_redirects
             try:
-                outcome = await client.fetch(
-                    url,
-                    method=method,
-                    headers=headers,
-                    body=payload,
-                    follow_redirects=follow_redirects,
-                    max_redirects=self.MAX_REDIRECTS if max_redirects is None else max_redirects,
-                    connect_timeout=attempt_connect,
-                    request_timeout=attempt_request,
-                    auth_username=auth_username,
-                    auth_password=auth_password,
-                    user_agent=user_agent,
-                    validate_cert=validate_cert,
-                    allow_nonstandard_methods=allow_nonstandard_methods,
-                    raise_error=False,
-                    **kwargs,
-                )
+                if follow_redirects and _carries_credentials(
+                    url, headers, auth_username, auth_password
+                ):
+                    outcome = await _fetch_following_redirects(client, url, redirects, fetch_args)
+                else:
+                    outcome = await client.fetch(
+                        url,
+                        follow_redirects=follow_redirects,
+                        max_redirects=redirects,
+                        **fetch_args,
+                    )
             except (OSError, httpclient.HTTPClientError) as error:
                 outcome = error
                 response.append_exception(error)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any, Dict, List, Optional
 
-from ietfparse import headers as ietf_headers
 from tornado import httpclient
 
 from sprockets_http import content
@@ -214,56 +213,110 @@ class HTTPResponse:
         return self._responses[-1]
 
 
-def _link_dict(link: Any) -> Dict[str, str]:
-    result = {"target": str(link.target)}
-    for name, value in link.parameters:
-        # RFC 8288: occurrences of a parameter after the first are ignored.
-        result.setdefault(str(name), str(value))
-    return result
+# Link parameters whose values are case-insensitive tokens (RFC 8288 3.3):
+# lower-cased so callers can compare them directly. Others (title, anchor,
+# type, ...) keep the case the server sent.
+_CASE_INSENSITIVE_LINK_PARAMS = frozenset({"rel", "rev"})
 
 
-def _split_link_values(value: str) -> List[str]:
-    """Split a Link header at the commas between link-values (outside quotes
-    and angle brackets)."""
+def _split_outside_quotes(text: str, delimiter: str) -> List[str]:
+    """Split *text* at *delimiter* where it is outside quoted strings (with
+    backslash escapes) and outside ``<...>``."""
     parts: List[str] = []
     current: List[str] = []
-    quoted = bracketed = False
-    for char in value:
-        if char == '"' and not bracketed:
+    quoted = bracketed = escaped = False
+    for char in text:
+        if escaped:
+            escaped = False
+        elif quoted and char == "\\":
+            escaped = True
+        elif char == '"' and not bracketed:
             quoted = not quoted
         elif char == "<" and not quoted:
             bracketed = True
         elif char == ">" and not quoted:
             bracketed = False
-        elif char == "," and not quoted and not bracketed:
+        elif char == delimiter and not quoted and not bracketed:
             parts.append("".join(current))
             current = []
             continue
         current.append(char)
     parts.append("".join(current))
-    return [part for part in parts if part.strip()]
+    return parts
 
 
-def _parse_one(value: str) -> List[Dict[str, str]]:
-    return [_link_dict(link) for link in ietf_headers.parse_link(value, strict=False)]
+def _unquote(value: str) -> Optional[str]:
+    """The text of a token or quoted-string; None when the quotes are broken."""
+    if not value.startswith('"'):
+        return None if '"' in value else value
+    if len(value) < 2 or not value.endswith('"'):
+        return None
+    result: List[str] = []
+    escaped = False
+    for char in value[1:-1]:
+        if escaped:
+            result.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            return None
+        else:
+            result.append(char)
+    return None if escaped else "".join(result)
+
+
+def _parse_link_value(text: str) -> Optional[Dict[str, str]]:
+    """Parse one link-value (``<target>; name=value; ...``); None if malformed."""
+    text = text.strip()
+    if not text.startswith("<") or ">" not in text:
+        return None
+    target, _, rest = text[1:].partition(">")
+    link = {"target": target.strip()}
+    params = _split_outside_quotes(rest, ";")
+    if params[0].strip():  # text between ">" and the first ";"
+        return None
+    for param in params[1:]:
+        if not param.strip():
+            continue
+        name, has_value, raw_value = param.partition("=")
+        name = name.strip().lower()
+        if not name or any(c in name for c in ' \t"<>,'):
+            return None
+        value = _unquote(raw_value.strip()) if has_value else ""
+        if value is None:
+            return None
+        if name in _CASE_INSENSITIVE_LINK_PARAMS:
+            value = value.lower()
+        # RFC 8288: occurrences of a parameter after the first are ignored.
+        link.setdefault(name, value)
+    return link
 
 
 def _parse_links(value: str, url: str) -> List[Dict[str, str]]:
-    try:
-        return _parse_one(value)
-    except Exception:  # noqa: BLE001, S110 - a server's header must never raise here
-        pass  # fall through to parsing link-value by link-value
-    # Keep every link-value that parses on its own.
+    """Parse a Link header (RFC 8288), keeping every well-formed link-value.
+
+    ietfparse folds the case of every parameter value (a ``title`` included)
+    and gives up on the whole header at the first malformed link-value, so
+    the header is parsed here; a malformed part is skipped and logged.
+    """
     links: List[Dict[str, str]] = []
-    for part in _split_link_values(value):
-        try:
-            links.extend(_parse_one(part))
-        except Exception:  # noqa: BLE001, S112 - skip the malformed link-value
+    malformed = 0
+    for part in _split_outside_quotes(value, ","):
+        if not part.strip():
             continue
-    LOGGER.warning(
-        "Malformed Link header in the response from %s (%d link(s) parsed): %r",
-        redact_url(url),
-        len(links),
-        value[:200],
-    )
+        link = _parse_link_value(part)
+        if link is None:
+            malformed += 1
+        else:
+            links.append(link)
+    if malformed:
+        LOGGER.warning(
+            "Malformed Link header in the response from %s (%d link(s) parsed, "
+            "%d skipped): %r",
+            redact_url(url),
+            len(links),
+            malformed,
+            value[:200],
+        )
     return links

@@ -28,6 +28,7 @@ an HTTP-date), clamped to ``[0, request_timeout]``; otherwise
 from __future__ import annotations
 
 import collections
+import datetime
 import email.utils
 import enum
 import math
@@ -94,11 +95,14 @@ def parse_retry_after(
             when = email.utils.parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError, OverflowError):
             when = None
-        if when is not None and when.tzinfo is not None:
+        if when is not None and when.tzinfo is None:
+            # asctime dates carry no zone; HTTP-dates are always GMT.
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        if when is not None:
             seconds = when.timestamp() - (time.time() if now is None else now)
     if seconds is None or math.isnan(seconds):
         return None
-    return min(max(seconds, 0.0), max(cap, 0.0))
+    return float(min(max(seconds, 0.0), max(cap, 0.0)))
 
 
 class RetryPolicy:

@@ -1,0 +1,175 @@
+"""Unit tests of ``sprockets_http.content``: request body encoding (point 5)
+and response body decoding (points 10 and 11), with no I/O."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import uuid
+
+import pytest
+import umsgpack
+from ietfparse import datastructures
+
+import sprockets_http
+from sprockets_http import content
+from sprockets_http.content import BodyDecodeError, decode_body, encode_body
+
+
+@pytest.fixture(params=["msgpack", "umsgpack"])
+def backend(request, monkeypatch):
+    """Run with each msgpack implementation the package can use."""
+    if request.param == "msgpack":
+        pytest.importorskip("msgpack")
+        monkeypatch.setattr(content, "_unpack", content._unpack_c)
+    else:
+        monkeypatch.setattr(content, "_unpack", content._unpack_umsgpack)
+    return request.param
+
+
+# --- constants --------------------------------------------------------------------------
+
+
+def test_content_type_constants():
+    assert str(sprockets_http.CONTENT_TYPE_MSGPACK) == "application/msgpack"
+    assert str(sprockets_http.CONTENT_TYPE_JSON) == "application/json"
+    assert isinstance(sprockets_http.CONTENT_TYPE_MSGPACK, datastructures.ContentType)
+    assert sprockets_http.DEFAULT_ACCEPT == "application/json, application/msgpack"
+
+
+# --- encode_body ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json", "application/vnd.api+json", "application/json; charset=utf-8",
+     "APPLICATION/JSON", datastructures.ContentType("application", "json"),
+     datastructures.ContentType("application", "problem", content_suffix="json")],
+)
+def test_json_types(content_type):
+    assert encode_body({"a": [1, "é"]}, content_type) == '{"a":[1,"é"]}'.encode()
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/msgpack", "application/vnd.example+msgpack",
+     datastructures.ContentType("application", "msgpack")],
+)
+def test_msgpack_types(content_type):
+    assert umsgpack.unpackb(encode_body({"a": [1, "é"]}, content_type)) == {"a": [1, "é"]}
+
+
+@pytest.mark.parametrize("value", [{}, []])
+def test_empty_containers(value):
+    assert encode_body(value, "application/json") == json.dumps(value).encode()
+    assert umsgpack.unpackb(encode_body(value, "application/msgpack")) == value
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/xml", "application/x-www-form-urlencoded", None,
+                     "garbage"]
+)
+def test_other_types_raise_value_error(content_type):
+    with pytest.raises(ValueError):
+        encode_body({"a": 1}, content_type)
+
+
+def test_common_values_json():
+    value = {
+        "u": uuid.UUID(int=1),
+        "dt": datetime.datetime(2020, 1, 2, 3, 4, 5),
+        "d": datetime.date(2020, 1, 2),
+        "t": datetime.time(3, 4, 5, 6),
+        "b": b"\x00\x01",
+        "ba": bytearray(b"\x02"),
+        "mv": memoryview(b"\x03"),
+        "tuple": (1, (2, 3)),
+        "set": {4},
+        "nested": [{"u": uuid.UUID(int=2)}],
+    }
+    assert json.loads(encode_body(value, "application/json")) == {
+        "u": "00000000-0000-0000-0000-000000000001",
+        "dt": "2020-01-02T03:04:05",
+        "d": "2020-01-02",
+        "t": "03:04:05.000006",
+        "b": base64.b64encode(b"\x00\x01").decode(),
+        "ba": base64.b64encode(b"\x02").decode(),
+        "mv": base64.b64encode(b"\x03").decode(),
+        "tuple": [1, [2, 3]],
+        "set": [4],
+        "nested": [{"u": "00000000-0000-0000-0000-000000000002"}],
+    }
+
+
+def test_common_values_msgpack():
+    value = {
+        "u": uuid.UUID(int=1),
+        "dt": datetime.datetime(2020, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc),
+        "b": b"\xff",
+        "ba": bytearray(b"\x02"),
+        "tuple": (1, 2),
+        "set": frozenset({"x"}),
+    }
+    assert umsgpack.unpackb(encode_body(value, "application/msgpack")) == {
+        "u": "00000000-0000-0000-0000-000000000001",
+        "dt": "2020-01-02T03:04:05+00:00",
+        "b": b"\xff",
+        "ba": b"\x02",
+        "tuple": [1, 2],
+        "set": ["x"],
+    }
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/msgpack"])
+def test_unencodable_values_raise_value_error(content_type):
+    with pytest.raises(ValueError):
+        encode_body({"x": object()}, content_type)
+
+
+# --- decode_body ---------------------------------------------------------------------------------
+
+
+def test_json_decoding_and_charset():
+    assert decode_body(b'{"a":"\xc3\xa9"}', "application/json") == {"a": "é"}
+    assert decode_body(b'{"a":"\xe9"}', "application/json; charset=ISO-8859-1") == {"a": "é"}
+    assert decode_body(b'{"a":"\xe9"}', 'application/json; charset="latin-1"') == {"a": "é"}
+    assert decode_body(b"[1]", "application/hal+json") == [1]
+    assert decode_body(b"[2]", "text/vnd.example+json") == [2]
+
+
+def test_msgpack_decoding(backend):
+    packed = umsgpack.packb({"s": "str", "b": "bïn".encode(), "x": b"\xff", "n": [1, b"ok"]})
+    assert decode_body(packed, "application/msgpack") == {
+        "s": "str",
+        "b": "bïn",
+        "x": b"\xff",
+        "n": [1, "ok"],
+    }
+    assert decode_body(umsgpack.packb([b"\xc3\xa9"]), "application/x+msgpack") == ["é"]
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/octet-stream",
+                                          "image/png", "", ";;;", "application/"])
+def test_other_types_return_the_bytes(content_type):
+    assert decode_body(b"\x00raw", content_type) == b"\x00raw"
+
+
+@pytest.mark.parametrize(
+    "content_type, body",
+    [
+        ("application/json", b"{"),
+        ("application/json", b"\xff"),
+        ("application/json; charset=bogus", b"{}"),
+        ("application/json", b"[" * 100000 + b"]" * 100000),
+        ("application/msgpack", b"\xc1"),
+        ("application/msgpack", b"\x92"),
+        ("application/msgpack", b"\x01\x02"),
+    ],
+)
+def test_malformed_raises_body_decode_error(backend, content_type, body):
+    with pytest.raises(BodyDecodeError) as caught:
+        decode_body(body, content_type)
+    assert isinstance(caught.value, ValueError)
+    assert caught.value.content_type == content_type
+    assert content_type in str(caught.value)

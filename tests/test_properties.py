@@ -1,0 +1,332 @@
+"""Property-based tests (hypothesis): whatever a server sends, the parsing
+and decoding code gives a documented answer and never an undocumented error.
+
+No server here: the responses are tornado ``HTTPResponse`` objects built in
+memory, which allows header values no real server could even send.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import email.utils
+import io
+import math
+import uuid
+from typing import Any, Optional, Tuple
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from tornado import httpclient, httputil
+
+from sprockets_http import BodyDecodeError, HTTPResponse, content
+from sprockets_http.retry import RetryPolicy, parse_retry_after
+
+BOUNDED = settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+UTC = datetime.timezone.utc
+NOW = 1_700_000_000.0  # a fixed "now" for HTTP-date arithmetic
+
+
+def tornado_response(
+    body: bytes = b"",
+    content_type: Optional[str] = None,
+    code: int = 200,
+    link: Optional[str] = None,
+) -> httpclient.HTTPResponse:
+    headers = httputil.HTTPHeaders()
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    if link is not None:
+        headers["Link"] = link
+    return httpclient.HTTPResponse(
+        httpclient.HTTPRequest("http://127.0.0.1/"),
+        code,
+        headers=headers,
+        buffer=io.BytesIO(body),
+        effective_url="http://127.0.0.1/",
+    )
+
+
+def recorded(response: httpclient.HTTPResponse, simplify: bool = True) -> HTTPResponse:
+    record = HTTPResponse(simplify_error_response=simplify)
+    record.append_response(response)
+    record.finish()
+    return record
+
+
+# --- Retry-After -----------------------------------------------------------------
+
+http_dates = st.datetimes(
+    min_value=datetime.datetime(1900, 1, 1),
+    max_value=datetime.datetime(9999, 12, 31),
+    timezones=st.just(UTC),
+).map(lambda when: email.utils.format_datetime(when, usegmt=True))
+
+retry_after_values = st.one_of(
+    st.text(),
+    st.from_regex(r"\s*[+-]?[0-9]{0,12}(\.[0-9]{0,6})?([eE][+-]?[0-9]{1,3})?\s*", fullmatch=True),
+    st.floats().map(str),
+    http_dates,
+    http_dates.map(lambda text: text.replace("GMT", "-0000")),
+    http_dates.map(lambda text: text[: len(text) // 2]),
+    st.sampled_from(["inf", "-inf", "+inf", "nan", "-nan", "1e999", "1_000", "٣", "  7  "]),
+)
+caps = st.floats(min_value=0, max_value=1e6)
+
+
+@BOUNDED
+@given(value=retry_after_values, cap=caps)
+@example(value="-5", cap=3.0)
+@example(value="Mon, 32 Jan 2024 00:00:00 GMT", cap=3.0)
+def test_retry_after_is_a_wait_within_the_cap_or_none(value: str, cap: float) -> None:
+    seconds = parse_retry_after(value, cap=cap, now=NOW)
+    assert seconds is None or (isinstance(seconds, float) and 0.0 <= seconds <= cap)
+
+
+@BOUNDED
+@given(value=st.one_of(st.none(), retry_after_values), retry_number=st.integers(1, 80))
+def test_an_unparseable_retry_after_falls_back_to_the_backoff(
+    value: Optional[str], retry_number: int
+) -> None:
+    policy = RetryPolicy(retry_timeout=0.5, request_timeout=20.0)
+    wait = policy.wait(retry_number, value, now=NOW)
+    parsed = parse_retry_after(value, cap=20.0, now=NOW)
+    if parsed is None:
+        assert wait.seconds == policy.backoff(retry_number) and not wait.from_retry_after
+        assert wait.seconds == min(0.5 * 2 ** (retry_number - 1), 0.5 * 2.0**64)
+    else:
+        assert wait.seconds == parsed and wait.from_retry_after
+    assert math.isfinite(wait.seconds) and wait.seconds >= 0
+
+
+@BOUNDED
+@given(delta=st.integers(0, 10**12), cap=caps, padding=st.sampled_from(["", " ", "\t"]))
+def test_delta_seconds_are_clamped_to_the_cap(delta: int, cap: float, padding: str) -> None:
+    assert parse_retry_after(f"{padding}{delta}{padding}", cap=cap) == min(float(delta), cap)
+
+
+@BOUNDED
+@given(
+    when=st.datetimes(
+        min_value=datetime.datetime(1970, 1, 2), max_value=datetime.datetime(9999, 1, 1)
+    ),
+    cap=caps,
+)
+def test_http_dates_are_seconds_from_now_clamped(when: datetime.datetime, cap: float) -> None:
+    when = when.replace(microsecond=0, tzinfo=UTC)
+    text = email.utils.format_datetime(when, usegmt=True)
+    expected = min(max(when.timestamp() - NOW, 0.0), cap)
+    assert parse_retry_after(text, cap=cap, now=NOW) == pytest.approx(expected)
+
+
+# --- Link ----------------------------------------------------------------------
+
+link_params = st.lists(
+    st.tuples(
+        st.sampled_from(["rel", "title", "type", "anchor", "title*", "hreflang", "x"]),
+        st.one_of(st.text(max_size=12), st.text(max_size=12).map(lambda v: f'"{v}"')),
+    ),
+    max_size=3,
+)
+link_values = st.lists(
+    st.tuples(st.text(max_size=20), link_params).map(
+        lambda pair: "<" + pair[0] + ">" + "".join(f"; {k}={v}" for k, v in pair[1])
+    ),
+    max_size=4,
+).map(", ".join)
+
+
+@BOUNDED
+@given(value=st.one_of(st.text(), link_values))
+@example(value='<http://a/>; rel="next", <http://b/>; rel=prev')
+@example(value='<http://a/>; rel="unterminated, <http://b/>')
+def test_links_never_raise(value: str) -> None:
+    links = recorded(tornado_response(link=value)).links
+    assert isinstance(links, list)
+    for link in links:
+        assert isinstance(link, dict) and isinstance(link["target"], str)
+        assert all(isinstance(k, str) and isinstance(v, str) for k, v in link.items())
+
+
+def test_links_of_a_well_formed_header():
+    links = recorded(
+        tornado_response(link='<http://a/1>; rel="next", <http://a/0>; rel="prev"; title="x"')
+    ).links
+    assert links == [
+        {"target": "http://a/1", "rel": "next"},
+        {"target": "http://a/0", "rel": "prev", "title": "x"},
+    ]
+
+
+# --- body decoding -------------------------------------------------------------------
+
+JSON_TYPES = [
+    "application/json",
+    "application/problem+json",
+    "application/json; charset=utf-8",
+    "application/json; charset=latin-1",
+    "application/json; charset=utf-16",
+    'application/json; charset="UTF-8"',
+    "application/json; charset=no-such-charset",
+    "APPLICATION/JSON",
+    "application/json;;;charset",
+]
+MSGPACK_TYPES = [
+    "application/msgpack",
+    "application/vnd.example+msgpack",
+    "application/msgpack; x=1",
+]
+OTHER_TYPES = ["text/plain", "text/plain; charset=utf-8", "application/octet-stream", "text/json"]
+content_types = st.one_of(
+    st.sampled_from(JSON_TYPES + MSGPACK_TYPES + OTHER_TYPES),
+    st.none(),
+    st.text(max_size=40),
+    st.text(max_size=10).map(lambda suffix: f"application/{suffix}+json"),
+)
+
+json_values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**63), max_value=2**64 - 1),  # msgpack's range
+        st.floats(allow_nan=False),
+        st.text(),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+bodies = st.one_of(
+    st.binary(max_size=200),
+    json_values.map(content.json_dumps),
+    json_values.map(content.msgpack_packb),
+    json_values.map(content.json_dumps).map(lambda data: data[: len(data) // 2]),
+    st.sampled_from(
+        [b"\xc4\x02\xff\xfe", b"\xc1", b"\x92\x01", b"[1, 2]garbage", b"\xef\xbb\xbf{}"]
+    ),
+)
+
+
+@BOUNDED
+@given(body=bodies, content_type=content_types, code=st.sampled_from([200, 201, 404, 500]),
+       simplify=st.booleans())
+def test_body_is_a_value_or_a_body_decode_error(
+    body: bytes, content_type: Optional[str], code: int, simplify: bool
+) -> None:
+    record = recorded(tornado_response(body, content_type, code), simplify)
+    try:
+        value = record.body
+    except BodyDecodeError as error:
+        assert isinstance(error, ValueError)
+        assert str(content_type) in str(error)
+        # The bytes are not lost, and the error is the same every time.
+        assert record.raw is not None and record.raw.body == body
+        with pytest.raises(BodyDecodeError):
+            record.body
+        return
+    if not body:
+        assert value is None
+        return
+    kind = content.media_type(content_type).format
+    if kind is None:
+        assert value == body  # not JSON or msgpack: the bytes as they came
+    assert record.body == value or value != value  # cached (NaN is unequal to itself)
+
+
+@BOUNDED
+@given(
+    value=json_values,
+    content_type=st.sampled_from([t for t in JSON_TYPES[:4] if "latin" not in t] + MSGPACK_TYPES),
+)
+def test_valid_bodies_decode(value: Any, content_type: str) -> None:
+    encoded = content.encode_body(value, content_type)
+    assert recorded(tornado_response(encoded, content_type), simplify=False).body == value
+
+
+# --- serialization round trip -----------------------------------------------------------
+
+offsets = st.builds(
+    datetime.timezone,
+    st.timedeltas(min_value=datetime.timedelta(hours=-23), max_value=datetime.timedelta(hours=23)),
+)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**64 - 1),
+    st.floats(allow_nan=False),
+    st.text(),
+    st.binary(max_size=16),
+    st.uuids(),
+    st.datetimes(),
+    st.datetimes(timezones=st.one_of(st.just(UTC), offsets)),
+    st.dates(),
+    st.times(),
+)
+values = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.tuples(children, children),
+        st.dictionaries(st.text(max_size=8), children, max_size=4),
+    ),
+    max_leaves=16,
+)
+bodies_to_send = st.one_of(
+    st.lists(values, max_size=4), st.dictionaries(st.text(max_size=8), values, max_size=4)
+)
+
+
+def expected_back(value: Any, fmt: str) -> Any:
+    """What a value sent in *fmt* decodes as."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        if fmt == "json":
+            return base64.b64encode(value).decode("ascii")
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return value
+    if isinstance(value, (list, tuple)):
+        return [expected_back(item, fmt) for item in value]
+    if isinstance(value, dict):
+        return {key: expected_back(item, fmt) for key, item in value.items()}
+    return value
+
+
+ROUND_TRIP_TYPES = [
+    ("application/json", "json"),
+    ("application/vnd.example+json", "json"),
+    ("application/msgpack", "msgpack"),
+    ("application/vnd.example+msgpack", "msgpack"),
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(value=bodies_to_send, content_type_and_format=st.sampled_from(ROUND_TRIP_TYPES))
+def test_round_trip(value: Any, content_type_and_format: Tuple[str, str]) -> None:
+    content_type, fmt = content_type_and_format
+    encoded = content.encode_body(value, content_type)
+    assert isinstance(encoded, bytes)
+    assert content.decode_body(encoded, content_type) == expected_back(value, fmt)
+
+
+def test_round_trip_examples() -> None:
+    ident = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    when = datetime.datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+    for content_type in ("application/json", "application/msgpack"):
+        decoded = content.decode_body(
+            content.encode_body({"id": ident, "at": when, "tags": ("a",)}, content_type),
+            content_type,
+        )
+        assert decoded == {
+            "id": "12345678-1234-5678-1234-567812345678",
+            "at": "2024-05-06T07:08:09+00:00",
+            "tags": ["a"],
+        }

@@ -1,0 +1,349 @@
+"""The retry loop against real servers: which outcomes are retried (point 6)
+and how long the loop waits between attempts (point 7).
+
+The ``sleeps`` fixture makes every wait instant and records the seconds asked
+for, so the waits are asserted exactly.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import socket
+import ssl
+import time
+
+import pytest
+from conftest import Caller
+from tornado import httpclient, web
+
+
+class Script:
+    """An upstream answering with scripted replies (the last one repeats)
+    and recording every request it received."""
+
+    def __init__(self, *replies):
+        # each reply: (status, headers dict)
+        self.replies = list(replies) or [(200, {})]
+        self.requests: list = []
+
+    def routes(self) -> list:
+        script = self
+
+        class Handler(web.RequestHandler):
+            SUPPORTED_METHODS = ("GET", "POST", "PUT", "DELETE")
+
+            def _reply(self, *args):
+                script.requests.append(self.request)
+                index = min(len(script.requests), len(script.replies)) - 1
+                status, headers = script.replies[index]
+                self.set_status(status)
+                for name, value in headers.items():
+                    self.set_header(name, value)
+                if status not in (204, 304):
+                    self.write(f"attempt {len(script.requests)}")
+
+            get = post = put = delete = _reply
+
+        return [(r"/.*", Handler)]
+
+
+@pytest.fixture
+def upstream(serve):
+    def make(*replies):
+        script = Script(*replies)
+        script.url = serve(script.routes()) + "/"
+        return script
+
+    return make
+
+
+def closed_port_url() -> str:
+    """A loopback URL nobody listens on: connecting is refused."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture
+def silent_url():
+    """A loopback server that accepts connections and never answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    sock.close()
+
+
+# --- point 6: what is retried ---------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [200, 201, 204, 301, 304, 399])
+async def test_success_and_redirect_codes_return_at_once(upstream, caller, sleeps, status):
+    script = upstream((status, {"Location": "/elsewhere"} if status in (301,) else {}))
+    response = await caller.http_fetch(script.url)
+    assert response.code == status
+    assert response.ok
+    assert len(script.requests) == 1
+    assert response.attempts == 1
+    assert sleeps == []
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 410, 422, 499])
+async def test_client_errors_return_at_once(upstream, caller, sleeps, client_kind, status):
+    script = upstream((status, {}))
+    response = await caller.http_fetch(script.url)
+    assert response.code == status
+    assert not response.ok
+    assert len(script.requests) == 1
+    assert sleeps == []
+
+
+@pytest.mark.parametrize("status", [423, 429, 500, 502, 503, 504, 599])
+async def test_retryable_statuses_use_every_attempt(upstream, caller, sleeps, status):
+    script = upstream((status, {}))
+    response = await caller.http_fetch(script.url)
+    assert len(script.requests) == 3
+    assert response.attempts == 3
+    assert [r.code for r in response.history] == [status] * 3
+    assert response.code == status
+    assert sleeps == [3, 6]
+
+
+async def test_retry_until_success(upstream, caller, sleeps, client_kind):
+    script = upstream((503, {}), (429, {}), (200, {}))
+    response = await caller.http_fetch(script.url, method="POST", body={"n": 1})
+    assert response.ok and response.code == 200
+    assert [r.code for r in response.history] == [503, 429, 200]
+    assert sleeps == [3, 6]
+    # every attempt carried the same body
+    assert len({r.body for r in script.requests}) == 1
+
+
+@pytest.mark.parametrize("status", [503, 429, 500])
+async def test_dont_retry_stops_after_that_status(upstream, caller, sleeps, status):
+    script = upstream((status, {}), (200, {}))
+    response = await caller.http_fetch(script.url, dont_retry={status, 418})
+    assert response.code == status
+    assert len(script.requests) == 1
+    assert sleeps == []
+
+
+async def test_dont_retry_only_affects_listed_codes(upstream, caller, sleeps):
+    script = upstream((503, {}), (502, {}), (200, {}))
+    response = await caller.http_fetch(script.url, dont_retry=[502])
+    assert [r.code for r in response.history] == [503, 502]
+    assert sleeps == [3]
+
+
+async def test_max_http_attempts_argument(upstream, caller, sleeps):
+    script = upstream((500, {}))
+    response = await caller.http_fetch(script.url, max_http_attempts=5)
+    assert len(script.requests) == 5
+    assert response.attempts == 5
+    assert sleeps == [3, 6, 12, 24]
+
+
+async def test_single_attempt_never_waits(upstream, caller, sleeps):
+    script = upstream((500, {}))
+    response = await caller.http_fetch(script.url, max_http_attempts=1)
+    assert len(script.requests) == 1
+    assert response.code == 500
+    assert sleeps == []
+
+
+@pytest.mark.parametrize("attempts", [0, -1])
+async def test_max_http_attempts_below_one_raises_before_sending(upstream, caller, attempts):
+    script = upstream((200, {}))
+    with pytest.raises(ValueError):
+        await caller.http_fetch(script.url, max_http_attempts=attempts)
+    assert script.requests == []
+
+
+async def test_x_retry_attempt_header_on_the_wire(upstream, caller, sleeps, client_kind):
+    script = upstream((503, {}))
+    await caller.http_fetch(script.url, max_http_attempts=4)
+    sent = [r.headers.get_list("X-Retry-Attempt") for r in script.requests]
+    assert sent == [[], ["2"], ["3"], ["4"]]
+
+
+async def test_modify_for_retry_hook_gets_the_call_state(upstream, sleeps):
+    calls = []
+
+    class Recording(Caller):
+        def _http_req_modify_for_retry(self, response, attempt, url, headers, body):
+            calls.append(
+                (attempt, response.attempts, [r.code for r in response.history], url, body)
+            )
+            return super()._http_req_modify_for_retry(response, attempt, url, headers, body)
+
+    script = upstream((503, {}), (502, {}), (200, {}))
+    response = await Recording().http_fetch(
+        script.url, method="POST", body=[1], content_type="application/json"
+    )
+    assert response.ok
+    assert calls == [
+        (1, 1, [503], script.url, b"[1]"),
+        (2, 2, [503, 502], script.url, b"[1]"),
+    ]
+
+
+async def test_modify_for_retry_return_value_is_used(upstream, caller, sleeps):
+    """The URL, headers and body the hook returns are what the next attempt sends."""
+    target = upstream((200, {}))
+
+    class Redirecting(Caller):
+        def _http_req_modify_for_retry(self, response, attempt, url, headers, body):
+            headers = dict(headers, **{"X-Moved": str(attempt)})
+            return target.url + "moved", headers, b"new body"
+
+    response = await Redirecting().http_fetch(
+        closed_port_url(), method="POST", body=b"old body"
+    )
+    assert response.ok
+    assert len(response.exceptions) == 1 and len(response.history) == 1
+    assert response.attempts == 2
+    (seen,) = target.requests
+    assert seen.uri == "/moved"
+    assert seen.headers["X-Moved"] == "1"
+    assert seen.body == b"new body"
+    assert sleeps == [3]
+
+
+# --- point 6/7: connection errors -----------------------------------------------
+
+
+async def test_connection_refused_is_recorded_and_retried(caller, sleeps, client_kind):
+    response = await caller.http_fetch(closed_port_url())
+    assert response.attempts == 3
+    assert len(response.exceptions) == 3
+    assert all(isinstance(e, (OSError, httpclient.HTTPClientError)) for e in response.exceptions)
+    assert response.history == []
+    assert response.code == 599
+    assert not response.ok
+    assert sleeps == [3, 6]
+
+
+async def test_request_timeout_is_recorded_and_retried(caller, sleeps, silent_url, client_kind):
+    started = time.monotonic()
+    response = await caller.http_fetch(silent_url, request_timeout=0.2, connect_timeout=0.2)
+    assert time.monotonic() - started < 5
+    assert len(response.exceptions) == 3
+    assert all(isinstance(e, httpclient.HTTPClientError) for e in response.exceptions)
+    assert response.code == 599
+    # the same backoff as for a status; the timeout does not clamp backoff
+    assert sleeps == [3, 6]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConnectionResetError(104, "Connection reset by peer"),
+        ssl.SSLError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"),
+        httpclient.HTTPClientError(599, "Stream closed"),
+        TimeoutError("timed out"),
+    ],
+    ids=["reset", "tls", "stream-closed", "timeout"],
+)
+async def test_injected_fetch_errors_are_retried(upstream, caller, sleeps, monkeypatch, error):
+    """Errors a loopback server cannot produce on demand, injected into fetch,
+    then a real response."""
+    script = upstream((200, {}))
+    real_fetch = httpclient.AsyncHTTPClient.fetch
+    raised = []
+
+    def flaky_fetch(self, request, *args, **kwargs):
+        if len(raised) < 2:
+            raised.append(error)
+            raise error
+        return real_fetch(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(httpclient.AsyncHTTPClient, "fetch", flaky_fetch)
+    response = await caller.http_fetch(script.url)
+    assert response.ok
+    assert response.exceptions == [error, error]
+    assert len(response.history) == 1
+    assert response.attempts == 3
+    assert len(script.requests) == 1
+    assert script.requests[0].headers["X-Retry-Attempt"] == "3"
+    assert sleeps == [3, 6]
+
+
+# --- point 7: waits ------------------------------------------------------------------
+
+
+async def test_retry_timeout_argument_sets_the_first_wait(upstream, caller, sleeps):
+    script = upstream((503, {}))
+    await caller.http_fetch(script.url, retry_timeout=0.5, max_http_attempts=4)
+    assert sleeps == [0.5, 1.0, 2.0]
+
+
+async def test_retry_after_seconds(upstream, caller, sleeps, client_kind):
+    script = upstream((503, {"Retry-After": "7"}))
+    response = await caller.http_fetch(script.url)
+    assert response.attempts == 3
+    assert sleeps == [7, 7]
+
+
+async def test_retry_after_on_429(upstream, caller, sleeps):
+    script = upstream((429, {"Retry-After": "2"}), (200, {}))
+    response = await caller.http_fetch(script.url)
+    assert response.ok
+    assert sleeps == [2]
+
+
+async def test_retry_after_http_date(upstream, caller, sleeps):
+    when = email.utils.formatdate(time.time() + 10, usegmt=True)
+    script = upstream((503, {"Retry-After": when}), (200, {}))
+    response = await caller.http_fetch(script.url)
+    assert response.ok
+    (wait,) = sleeps
+    assert 7.5 <= wait <= 10
+
+
+async def test_retry_after_past_http_date_is_zero(upstream, caller, sleeps):
+    script = upstream((503, {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}), (200, {}))
+    await caller.http_fetch(script.url)
+    assert sleeps == [0]
+
+
+async def test_retry_after_is_clamped_to_request_timeout(upstream, caller, sleeps):
+    script = upstream((503, {"Retry-After": "3600"}))
+    await caller.http_fetch(script.url, request_timeout=4)
+    assert sleeps == [4, 4]
+    # and to the default request timeout (20) when none is given
+    script = upstream((503, {"Retry-After": "3600"}))
+    sleeps.clear()
+    await caller.http_fetch(script.url)
+    assert sleeps == [20, 20]
+
+
+async def test_far_future_http_date_is_clamped(upstream, caller, sleeps):
+    when = email.utils.formatdate(time.time() + 86400, usegmt=True)
+    script = upstream((503, {"Retry-After": when}), (200, {}))
+    await caller.http_fetch(script.url, request_timeout=2.5)
+    assert sleeps == [2.5]
+
+
+async def test_negative_retry_after_is_clamped_to_zero(upstream, caller, sleeps):
+    script = upstream((503, {"Retry-After": "-5"}), (200, {}))
+    await caller.http_fetch(script.url)
+    assert sleeps == [0]
+
+
+@pytest.mark.parametrize("garbage", ["soon", "", "1e", "Someday, 99 Foo 2015", "NaN"])
+async def test_unparseable_retry_after_falls_back_to_backoff(upstream, caller, sleeps, garbage):
+    script = upstream((503, {"Retry-After": garbage}))
+    response = await caller.http_fetch(script.url)
+    assert response.attempts == 3
+    assert sleeps == [3, 6]
+
+
+async def test_retry_after_then_backoff_per_response(upstream, caller, sleeps):
+    """Each wait follows the response just received: Retry-After when it has
+    one, the backoff for that retry number otherwise."""
+    script = upstream((503, {}), (503, {"Retry-After": "1"}), (503, {}), (200, {}))
+    response = await caller.http_fetch(script.url, max_http_attempts=4)
+    assert response.ok
+    assert sleeps == [3, 1, 12]
