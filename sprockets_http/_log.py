@@ -17,6 +17,8 @@ SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 def redact_url(url: str) -> str:
     """Replace the password in a URL's userinfo with a placeholder."""
+    if "@" not in url:  # no userinfo: the common case, without parsing
+        return url
     try:
         parts = urllib.parse.urlsplit(url)
         password = parts.password
@@ -35,7 +37,7 @@ def secrets_of(
     """Collect the credential strings of one request, to scrub from log text."""
     found = set()
     try:
-        password = urllib.parse.urlsplit(url).password
+        password = urllib.parse.urlsplit(url).password if "@" in url else None
     except ValueError:
         password = None
     if password:

@@ -287,7 +287,9 @@ _UMSGPACK_EXT_HANDLERS[-1] = _timestamp
 # msgpack's bin 8/16/32 markers. When none of these bytes appears in a body,
 # it holds no bin values and the UTF-8 walk below is skipped.
 _BIN_8, _BIN_16, _BIN_32 = b"\xc4", b"\xc5", b"\xc6"
-_EMPTY_BINS = (b"\xc4\x00", b"\xc5\x00\x00", b"\xc6\x00\x00\x00\x00")
+# msgpack refuses a bin value longer than max_bin_len, where -1 means "as long
+# as the input": -2 refuses them all, empty ones included.
+_NO_BIN = -2
 # The types _bin_to_str has to look into (decoders return exact types).
 _WALKED = frozenset({bytes, list, dict, tuple})
 
@@ -345,9 +347,13 @@ def _deep_tuple(value: Any) -> Any:
 def _map_from_pairs(pairs: List[Tuple[Any, Any]]) -> Dict[Any, Any]:
     """Build a map as umsgpack does: array keys become tuples; an unhashable or
     repeated key is an error."""
-    mapping = dict(pairs) if all(type(key) is not list for key, _ in pairs) else None
-    if mapping is not None and len(mapping) == len(pairs):
-        return mapping
+    try:
+        mapping = dict(pairs)
+    except TypeError:  # an array (or map) key: see below
+        pass
+    else:
+        if len(mapping) == len(pairs):
+            return mapping
     mapping = {}
     for key, item in pairs:
         if type(key) is list:
@@ -385,11 +391,9 @@ def _unpack_c(data: bytes) -> Any:
     # The marker bytes also turn up inside numbers and UTF-8 text. Decoding
     # with no room for bin values tells, at C speed, whether there are any.
     try:
-        value = _unpackb_c(data, 0)
+        return _unpackb_c(data, _NO_BIN)
     except ValueError:  # a bin value, or an error the full decode reports too
         return _bin_to_str(_unpackb_c(data, len(data)))
-    # An empty bin fits in no room; it becomes "" like any UTF-8 bin.
-    return _bin_to_str(value) if any(empty in data for empty in _EMPTY_BINS) else value
 
 
 _pack: Callable[[Any], bytes] = _pack_umsgpack

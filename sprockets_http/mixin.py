@@ -91,10 +91,11 @@ async def _fetch_following_redirects(
     """One attempt of a request that carries credentials, following up to
     *max_redirects* redirects here instead of in the client.
 
-    Tornado's simple client before 6.5.6 (CVE-2026-49853) sent the
-    ``Authorization`` and ``Cookie`` headers and the ``auth_username`` /
-    ``auth_password`` credentials on to whatever origin a redirect named, so
-    any server a request was sent to could collect them. Following redirects
+    The simple client of older Tornado releases that this package supports
+    (6.4.2 was checked) sends the ``Authorization`` and ``Cookie`` headers and
+    the ``auth_username`` / ``auth_password`` credentials on to whatever
+    origin a redirect names, so any server a request was sent to could
+    collect them. Following redirects
     here makes every supported Tornado and both clients behave alike: on a
     redirect to another origin (scheme, host or port differ from the first
     URL's) the credentials are dropped, with any userinfo in the new URL, and
@@ -465,15 +466,16 @@ class HTTPClientMixin:
         :rtype: dict
         """
         headers: Dict[str, str] = dict(request_headers or {})
-        if _find_header(headers, "Accept") is None:
+        present = {name.lower() for name in headers}  # one pass, any letter case
+        if "accept" not in present:
             headers["Accept"] = content.DEFAULT_ACCEPT
-        if body is not None and _find_header(headers, "Content-Type") is None:
+        if body is not None and "content-type" not in present:
             headers["Content-Type"] = str(content_type)
-        if _find_header(headers, "Correlation-Id") is None:
+        if "correlation-id" not in present:
             correlation_id = self._http_req_correlation_id()
             if correlation_id:
                 headers["Correlation-Id"] = correlation_id
-        if _find_header(headers, "User-Agent") is None:
+        if "user-agent" not in present:
             headers["User-Agent"] = self._http_req_user_agent()
         return headers
 
@@ -525,17 +527,21 @@ class HTTPClientMixin:
 
         :rtype: str
         """
-        try:
-            settings = self.settings  # type: ignore[attr-defined]
-            if "service" in settings and "version" in settings:
-                return f"{settings['service']}/{settings['version']}"
-        except (AttributeError, KeyError, TypeError):
-            pass
-        try:
-            process = self._process  # type: ignore[attr-defined]
-            return f"{process.consumer_name}/{process.consumer_version}"
-        except AttributeError:
-            pass
+        # getattr with a default: most callers have neither attribute, and a
+        # raised and caught AttributeError costs more than the rest of this.
+        settings = getattr(self, "settings", None)
+        if settings is not None:
+            try:
+                if "service" in settings and "version" in settings:
+                    return f"{settings['service']}/{settings['version']}"
+            except (AttributeError, KeyError, TypeError):
+                pass
+        process = getattr(self, "_process", None)
+        if process is not None:
+            try:
+                return f"{process.consumer_name}/{process.consumer_version}"
+            except AttributeError:
+                pass
         return DEFAULT_USER_AGENT
 
     def _http_req_modify_for_retry(

@@ -176,7 +176,7 @@ class RetryPolicy:
         wait = self.retry_timeout * (2.0 ** min(exponent, 64))
         if self.max_retry_timeout is not None:
             wait = min(wait, self.max_retry_timeout)
-        wait = max(wait, 0.0)
+        wait = float(max(wait, 0.0))
         if self.jitter:
             wait = self.rng(0.0, wait)
         return wait

@@ -193,9 +193,9 @@ async def test_total_timeout_no_attempt_starts_after_the_deadline(serve, sleeps,
     # before or after the server saw it.
     assert len(response.history) <= len(handler.arrivals) <= response.attempts
     assert len(response.exceptions) <= 1
-    # (a request started just before the deadline reaches the server a
-    # fraction of a millisecond later)
-    assert max(handler.arrivals) <= started + 0.3 + 0.05
+    # (a request started just before the deadline reaches the server's
+    # handler a little later: they share the event loop)
+    assert max(handler.arrivals) <= started + 0.3 + 0.1
     assert 0.3 <= response.duration < 1.0
     assert response.code == 503 and all(r.code == 503 for r in response.history)
     assert any("deadline" in text for text in warning_texts(warnings_log))
