@@ -433,10 +433,13 @@ def msgpack_unpackb(data: bytes) -> Any:
 
     str values become str; bin values become str when they are valid UTF-8
     and stay bytes otherwise; timestamps become aware :class:`datetime.datetime`
-    values; other extension types become :class:`umsgpack.Ext`. The result is
-    the same with either backend.
+    values; other extension types become :class:`umsgpack.Ext`; a map key that
+    is an array becomes a tuple. The result is the same with either backend
+    (see the comment above ``_timestamp`` for the rules chosen where the two
+    libraries differ, and ``docs/performance.rst``).
 
-    :raises ValueError: when *data* is not exactly one valid msgpack document
+    :raises ValueError: when *data* is not exactly one valid msgpack document,
+        or a map repeats a key or has a map as a key
     """
     try:
         return _unpack(data)

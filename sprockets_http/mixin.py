@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 import urllib.parse
@@ -13,7 +14,7 @@ from tornado import httpclient
 from sprockets_http import content
 from sprockets_http._log import LOGGER, redact_url, scrub, secrets_of
 from sprockets_http._version import __version__
-from sprockets_http.response import HTTPResponse
+from sprockets_http.response import HTTPResponse, header_value
 from sprockets_http.retry import Decision, RetryBudget, RetryPolicy
 
 __all__ = ["DEFAULT_USER_AGENT", "HTTPClientMixin"]
@@ -31,13 +32,6 @@ def _find_header(headers: Mapping[str, Any], name: str) -> Optional[str]:
         if key.lower() == lowered:
             return key
     return None
-
-
-def _describe(outcome: Any, secrets: Collection[str]) -> str:
-    """Describe an attempt's outcome for a log line, without credentials."""
-    if isinstance(outcome, httpclient.HTTPResponse):
-        return f"{outcome.code} {outcome.reason}"
-    return scrub(f"{type(outcome).__name__}: {outcome}", secrets)
 
 
 #: Request headers that are credentials for the origin they were meant for.
@@ -138,6 +132,62 @@ async def _fetch_following_redirects(
             for name in _BODY_HEADERS:
                 _pop_header(headers, name)
         LOGGER.debug("Following a %d redirect to %s", response.code, redact_url(url))
+
+
+def _client() -> httpclient.AsyncHTTPClient:
+    """The IOLoop's AsyncHTTPClient, with ``HTTP_MAX_CLIENTS`` applied."""
+    client = httpclient.AsyncHTTPClient()
+    max_clients = os.environ.get("HTTP_MAX_CLIENTS")
+    if max_clients:
+        try:
+            client.max_clients = int(max_clients)  # type: ignore[attr-defined]
+        except ValueError:
+            LOGGER.warning("Ignoring HTTP_MAX_CLIENTS=%r: not an integer", max_clients)
+    return client
+
+
+class _CallLog:
+    """Writes the log lines of one call.
+
+    Every line starts with the method and the URL, its password redacted;
+    exception texts are scrubbed of the request's credentials. Both are
+    worked out only when a line is written: most calls write none.
+    """
+
+    __slots__ = ("attempts", "auth_password", "headers", "method", "url")
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        auth_password: Optional[str],
+        attempts: int,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.auth_password = auth_password
+        self.attempts = attempts
+
+    def attempt(self, number: int) -> None:
+        if LOGGER.isEnabledFor(logging.DEBUG):
+            LOGGER.debug(
+                "%s %s (attempt %d of %d)", self.method, redact_url(self.url), number,
+                self.attempts,
+            )
+
+    def warning(self, message: str, *args: Any) -> None:
+        """Log ``"METHOD URL" + message`` at WARNING."""
+        LOGGER.warning("%s %s" + message, self.method, redact_url(self.url), *args)
+
+    def describe(self, outcome: Any) -> str:
+        """``"503 Service Unavailable"``, or an exception's type and text
+        without credentials."""
+        if isinstance(outcome, httpclient.HTTPResponse):
+            return f"{outcome.code} {outcome.reason}"
+        text = f"{type(outcome).__name__}: {outcome}"
+        return scrub(text, secrets_of(self.url, self.headers, self.auth_password))
 
 
 class HTTPClientMixin:
@@ -292,27 +342,33 @@ class HTTPClientMixin:
         headers = self._http_req_apply_default_headers(request_headers, content_type, body)
         if user_agent:
             headers[_find_header(headers, "User-Agent") or "User-Agent"] = user_agent
-        user_agent = headers.get(_find_header(headers, "User-Agent") or "User-Agent")
-        content_type_key = _find_header(headers, "Content-Type")
+        content_type_key = None if body is None else _find_header(headers, "Content-Type")
         payload = self._http_req_body_serialize(
             body, headers[content_type_key] if content_type_key else None
         )
-
-        client = httpclient.AsyncHTTPClient()
-        max_clients = os.environ.get("HTTP_MAX_CLIENTS")
-        if max_clients:
-            try:
-                client.max_clients = int(max_clients)  # type: ignore[attr-defined]
-            except ValueError:
-                LOGGER.warning("Ignoring HTTP_MAX_CLIENTS=%r: not an integer", max_clients)
-
-        secrets = secrets_of(url, headers, auth_password)
-        safe_url = redact_url(url)
+        # The arguments every attempt passes to fetch; a retry replaces the
+        # headers and body, a deadline the timeouts.
+        fetch_args: Dict[str, Any] = dict(
+            method=method,
+            headers=headers,
+            body=payload,
+            connect_timeout=connect_timeout,
+            request_timeout=request_timeout,
+            auth_username=auth_username,
+            auth_password=auth_password,
+            user_agent=headers.get(_find_header(headers, "User-Agent") or "User-Agent"),
+            validate_cert=validate_cert,
+            allow_nonstandard_methods=allow_nonstandard_methods,
+            raise_error=False,
+            **kwargs,
+        )
+        redirects = self.MAX_REDIRECTS if max_redirects is None else max_redirects
+        client = _client()
+        log = _CallLog(method, url, headers, auth_password, attempts)
         response = HTTPResponse(
             simplify_error_response=getattr(self, "simplify_error_response", True)
         )
-        started = time.monotonic()
-        deadline = None if total_timeout is None else started + total_timeout
+        deadline = None if total_timeout is None else time.monotonic() + total_timeout
         if budget is not None:
             budget.record_first_attempt()
 
@@ -322,34 +378,19 @@ class HTTPClientMixin:
                 url, headers, payload = self._http_req_modify_for_retry(
                     response, attempt, url, headers, payload
                 )
-                safe_url = redact_url(url)
-            attempt_connect, attempt_request = connect_timeout, request_timeout
+                fetch_args["headers"], fetch_args["body"] = headers, payload
+                log.url, log.headers = url, headers
             if deadline is not None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    LOGGER.warning(
-                        "%s %s: the %ss deadline passed before attempt %d of %d",
-                        method, safe_url, total_timeout, attempt + 1, attempts,
+                    log.warning(
+                        ": the %ss deadline passed before attempt %d of %d",
+                        total_timeout, attempt + 1, attempts,
                     )
                     break
-                attempt_connect = min(connect_timeout, remaining)
-                attempt_request = min(request_timeout, remaining)
-            LOGGER.debug("%s %s (attempt %d of %d)", method, safe_url, attempt + 1, attempts)
-            fetch_args: Dict[str, Any] = dict(
-                method=method,
-                headers=headers,
-                body=payload,
-                connect_timeout=attempt_connect,
-                request_timeout=attempt_request,
-                auth_username=auth_username,
-                auth_password=auth_password,
-                user_agent=user_agent,
-                validate_cert=validate_cert,
-                allow_nonstandard_methods=allow_nonstandard_methods,
-                raise_error=False,
-                **kwargs,
-            )
-            redirects = self.MAX_REDIRECTS if max_redirects is None else max_redirects
+                fetch_args["connect_timeout"] = min(connect_timeout, remaining)
+                fetch_args["request_timeout"] = min(request_timeout, remaining)
+            log.attempt(attempt + 1)
             try:
                 if follow_redirects and _carries_credentials(
                     url, headers, auth_username, auth_password
@@ -357,9 +398,7 @@ class HTTPClientMixin:
                     outcome = await _fetch_following_redirects(client, url, redirects, fetch_args)
                 else:
                     outcome = await client.fetch(
-                        url,
-                        follow_redirects=follow_redirects,
-                        max_redirects=redirects,
+                        url, follow_redirects=follow_redirects, max_redirects=redirects,
                         **fetch_args,
                     )
             except (OSError, httpclient.HTTPClientError) as error:
@@ -369,22 +408,17 @@ class HTTPClientMixin:
             else:
                 response.append_response(outcome)
                 decision = policy.decide(method, outcome.code)
-            if decision is Decision.SUCCESS:
-                break
-            if not await self._http_resp_wait_to_retry(
-                response, outcome, decision, policy, budget, deadline,
-                method, safe_url, attempt, secrets,
+            if decision is Decision.SUCCESS or not await self._http_resp_wait_to_retry(
+                response, outcome, decision, policy, budget, deadline, attempt, log
             ):
                 break
 
         response.finish()
         if not response.ok:
-            LOGGER.warning(
-                "%s %s failed after %d attempt(s): %s",
-                method,
-                safe_url,
+            log.warning(
+                " failed after %d attempt(s): %s",
                 response.attempts,
-                "no attempt was made" if outcome is None else _describe(outcome, secrets),
+                "no attempt was made" if outcome is None else log.describe(outcome),
             )
         return response
 
@@ -396,48 +430,44 @@ class HTTPClientMixin:
         policy: RetryPolicy,
         budget: Optional[RetryBudget],
         deadline: Optional[float],
-        method: str,
-        safe_url: str,
         attempt: int,
-        secrets: Collection[str],
+        log: _CallLog,
     ) -> bool:
         """Log a failed attempt and sleep before the next; False ends the call."""
         number, attempts = attempt + 1, policy.max_attempts
-        described = _describe(outcome, secrets)
+        described = log.describe(outcome)
         if decision is not Decision.RETRY:
-            LOGGER.warning(
-                "%s %s: attempt %d of %d failed, not retried: %s",
-                method, safe_url, number, attempts, described,
+            log.warning(
+                ": attempt %d of %d failed, not retried: %s", number, attempts, described
             )
             return False
         if number >= attempts:
-            LOGGER.warning(
-                "%s %s: attempt %d of %d failed, no attempts left: %s",
-                method, safe_url, number, attempts, described,
+            log.warning(
+                ": attempt %d of %d failed, no attempts left: %s", number, attempts, described
             )
             return False
         retry_after = (
-            outcome.headers.get("Retry-After")
+            header_value(outcome.headers, "Retry-After")
             if isinstance(outcome, httpclient.HTTPResponse)
             else None
         )
         wait = policy.wait(number, retry_after)
         if deadline is not None and time.monotonic() + wait.seconds >= deadline:
-            LOGGER.warning(
-                "%s %s: attempt %d of %d failed (%s); a %.3fs wait would cross the "
+            log.warning(
+                ": attempt %d of %d failed (%s); a %.3fs wait would cross the "
                 "call's deadline, giving up",
-                method, safe_url, number, attempts, described, wait.seconds,
+                number, attempts, described, wait.seconds,
             )
             return False
         if budget is not None and not budget.try_retry():
-            LOGGER.warning(
-                "%s %s: attempt %d of %d failed (%s); the retry budget refuses a retry",
-                method, safe_url, number, attempts, described,
+            log.warning(
+                ": attempt %d of %d failed (%s); the retry budget refuses a retry",
+                number, attempts, described,
             )
             return False
-        LOGGER.warning(
-            "%s %s: attempt %d of %d failed, retrying in %.3fs: %s",
-            method, safe_url, number, attempts, wait.seconds, described,
+        log.warning(
+            ": attempt %d of %d failed, retrying in %.3fs: %s",
+            number, attempts, wait.seconds, described,
         )
         response.append_wait(wait.seconds)
         # asyncio.sleep is looked up at call time so tests can patch it.

@@ -15,6 +15,21 @@ __all__ = ["HTTPResponse"]
 _NOT_DECODED = object()
 
 
+def header_value(headers: Any, name: str) -> Optional[str]:
+    """A response header's value (repeated ones joined by commas), or None.
+
+    ``HTTPHeaders.get`` raises and catches a KeyError for every missing
+    header, which costs more than the rest of recording a response; its
+    ``get_list`` does not.
+    """
+    get_list = getattr(headers, "get_list", None)
+    if get_list is None:  # a plain mapping
+        value = headers.get(name)
+        return None if value is None else str(value)
+    values = get_list(name)
+    return ",".join(values) if values else None
+
+
 class HTTPResponse:
     """Encapsulate the response(s) for requests made using ``http_fetch()``.
 
@@ -67,7 +82,7 @@ class HTTPResponse:
         """
         self._responses.append(response)
         self._outcomes.append(response)
-        warning = response.headers.get("Warning")
+        warning = header_value(response.headers, "Warning")
         if warning:
             LOGGER.warning(
                 "Warning header in the %s response from %s: %s",
@@ -120,8 +135,9 @@ class HTTPResponse:
             self._decoded_from = last
             raw = last.body
             if raw:
+                content_type = header_value(last.headers, "Content-Type")
                 try:
-                    self._decoded = content.decode_body(raw, last.headers.get("Content-Type"))
+                    self._decoded = content.decode_body(raw, content_type)
                 except content.BodyDecodeError as error:
                     self._decoded = error
             else:
@@ -191,7 +207,7 @@ class HTTPResponse:
         if not self._responses:
             return None
         last = self._responses[-1]
-        value = last.headers.get("Link")
+        value = header_value(last.headers, "Link")
         if not value:
             return []
         return _parse_links(value, last.effective_url)
