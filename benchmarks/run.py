@@ -25,10 +25,12 @@ default5  ``default`` reading ``.body`` five times.
 Figures per variant: client CPU microseconds per request (``time.process_time``
 of this process), wall microseconds per request, requests per second, and the
 CPU ratio to the floor and to the hand-written call (medians of per-round
-ratios). Then: decode micro-benchmarks (u-msgpack-python against msgpack's C
-extension), and memory (peak RSS for 1,000 concurrent 1 KB calls, and the
-bytes held by one call whose three attempts each return 1 MB), each measured
-in a fresh process.
+ratios). Then: the mixin's own cost, isolated (the same variants against an
+instant in-process client, so the network and the event loop's waiting are
+out of the picture and the figure is steady on a noisy machine); decode
+micro-benchmarks (u-msgpack-python against msgpack's C extension), and memory
+(peak RSS for 1,000 concurrent 1 KB calls, and the bytes held by one call
+whose three attempts each return 1 MB), each measured in a fresh process.
 
 Request counts are bounded and everything stays on loopback. The msgpack
 backend is switched with ``sprockets_http.content._use_backend``, so one
@@ -55,7 +57,7 @@ import uuid
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 import umsgpack
-from tornado import httpclient
+from tornado import httpclient, httputil
 
 from sprockets_http import HTTPClientMixin, content
 
@@ -405,6 +407,77 @@ async def _run_cell(
 # --- decode micro-benchmarks -----------------------------------------------
 
 
+class _InstantClient(httpclient.AsyncHTTPClient):
+    """An AsyncHTTPClient whose every request is answered at once, in process,
+    with one canned 1 KB body: tornado's fetch machinery without the I/O."""
+
+    body = b""
+    content_type = ""
+
+    def fetch_impl(
+        self, request: httpclient.HTTPRequest, callback: Callable[[httpclient.HTTPResponse], None]
+    ) -> None:
+        headers = httputil.HTTPHeaders({"Content-Type": self.content_type})
+        buffer = io.BytesIO(self.body)
+        callback(httpclient.HTTPResponse(request, 200, headers=headers, buffer=buffer))
+
+
+async def _overhead_round(fmt: str, calls: int, results: Dict[str, List[float]]) -> None:
+    caller = Caller()
+    client = httpclient.AsyncHTTPClient()
+    variants = _variants_for(fmt)
+    # Rotate the order each round, as the HTTP cells do.
+    shift = len(results.get("floor", [])) % len(variants)
+    for name, _label, variant, backend in variants[shift:] + variants[:shift]:
+        if backend is not None:
+            content._use_backend(backend)
+        try:
+            gc.collect()
+            cpu = time.process_time()
+            for _ in range(calls):
+                await variant(client, caller, "http://127.0.0.1:9/")
+            results.setdefault(name, []).append((time.process_time() - cpu) / calls)
+        finally:
+            content._use_backend(None)
+
+
+def run_overhead(rounds: int, smoke: bool) -> List[Dict[str, Any]]:
+    """CPU per call of each variant against :class:`_InstantClient`."""
+    rows = []
+    for fmt in ("msgpack", "json"):
+        _document, body = make_document(KB, fmt)
+        _InstantClient.body, _InstantClient.content_type = body, FORMATS[fmt]
+        httpclient.AsyncHTTPClient.configure(_InstantClient)
+        results: Dict[str, List[float]] = {}
+        try:
+            for _ in range(rounds):
+                asyncio.run(_overhead_round(fmt, 200 if smoke else 5000, results))
+        finally:
+            httpclient.AsyncHTTPClient.configure(None)
+        rows.append({"format": fmt, "results": results})
+    return rows
+
+
+def report_overhead(rows: List[Dict[str, Any]]) -> List[str]:
+    lines = [
+        "the mixin's own cost: CPU us per call against an instant in-process client "
+        "(1 KB body; median, min-max)"
+    ]
+    for row in rows:
+        results = row["results"]
+        hand = statistics.median(results["hand"])
+        lines.append(f"  {row['format']}")
+        for name, label, _variant, _backend in _variants_for(row["format"]):
+            median, low, high = _median_spread(results[name])
+            added = ""
+            if name not in ("floor", "hand"):
+                added = f"   adds {(median - hand) * 1e6:5.1f} us to hand-written"
+            lines.append(
+                f"    {label:<36} {median * 1e6:7.1f} ({low * 1e6:.1f}-{high * 1e6:.1f}){added}"
+            )
+    return lines
+
+
 def run_decode(rounds: int, smoke: bool) -> List[Dict[str, Any]]:
     """u-msgpack-python against msgpack's C extension, raw and through content."""
     rows = []
@@ -684,6 +757,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help=f"concurrent means {CONCURRENCY} calls in flight",
     )
     parser.add_argument("--no-http", action="store_true", help="skip the request benchmarks")
+    parser.add_argument(
+        "--no-overhead", action="store_true", help="skip the instant-client overhead figures"
+    )
     parser.add_argument("--no-decode", action="store_true", help="skip the decode benchmarks")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory scenarios")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON here")
@@ -738,6 +814,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             figures["http"] = [
                 {k: v for k, v in cell.items() if k != "results"} for cell in cells
             ]
+        if not args.no_overhead:
+            log("the mixin's own cost, against an instant client")
+            overhead = run_overhead(1 if args.smoke else args.rounds, args.smoke)
+            out.write("\n".join(report_overhead(overhead)) + "\n\n")
+            figures["overhead"] = overhead
         if not args.no_decode:
             log("decode micro-benchmarks")
             rows = run_decode(1 if args.smoke else args.rounds, args.smoke)

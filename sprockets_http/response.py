@@ -8,26 +8,12 @@ from typing import Any, Dict, List, Optional
 from tornado import httpclient
 
 from sprockets_http import content
+from sprockets_http._headers import header_value
 from sprockets_http._log import LOGGER, redact_url
 
 __all__ = ["HTTPResponse"]
 
 _NOT_DECODED = object()
-
-
-def header_value(headers: Any, name: str) -> Optional[str]:
-    """A response header's value (repeated ones joined by commas), or None.
-
-    ``HTTPHeaders.get`` raises and catches a KeyError for every missing
-    header, which costs more than the rest of recording a response; its
-    ``get_list`` does not.
-    """
-    get_list = getattr(headers, "get_list", None)
-    if get_list is None:  # a plain mapping
-        value = headers.get(name)
-        return None if value is None else str(value)
-    values = get_list(name)
-    return ",".join(values) if values else None
 
 
 class HTTPResponse:
