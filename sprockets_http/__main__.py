@@ -21,13 +21,14 @@ import string
 import sys
 import time
 import urllib.parse
-from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple, Union
+from typing import Any, Collection, Dict, List, Optional, Sequence, TextIO, Tuple, Union
 
 import umsgpack
 from tornado import httpclient, httpserver, web
 
 from sprockets_http import content
-from sprockets_http._log import LOGGER, redact_url
+from sprockets_http._headers import find_header
+from sprockets_http._log import LOGGER, describe_outcome, redact_url, secrets_of
 from sprockets_http._version import __version__
 from sprockets_http.mixin import HTTPClientMixin
 from sprockets_http.response import HTTPResponse
@@ -70,21 +71,6 @@ def render_json(value: Any) -> str:
     base64 text, dates their ``isoformat()``, other msgpack extension types
     ``{"ext_type": N, "data": BASE64}``."""
     return json.dumps(_with_json_keys(value), indent=2, ensure_ascii=False, default=_jsonable)
-
-
-def render_body(value: Any) -> str:
-    """Render a decoded body for a terminal: JSON-like values as indented JSON
-    (bytes inside as base64), bytes as text when they are UTF-8."""
-    if value is None:
-        return ""
-    if isinstance(value, bytes):
-        try:
-            return value.decode("utf-8")
-        except UnicodeDecodeError:
-            return repr(value)
-    if isinstance(value, str):
-        return value
-    return render_json(value)
 
 
 def body_output(response: HTTPResponse) -> Tuple[Union[str, bytes, None], Optional[str]]:
@@ -146,14 +132,6 @@ def write_body(output: Union[str, bytes, None], out: TextIO) -> None:
     out.flush()
 
 
-def describe_outcome(outcome: Any) -> str:
-    """``"503 Service Unavailable"`` for a response, ``"Type: message"`` for
-    an exception."""
-    if isinstance(outcome, httpclient.HTTPResponse):
-        return f"{outcome.code} {outcome.reason}"
-    return f"{type(outcome).__name__}: {outcome}"
-
-
 def attempt_rows(response: HTTPResponse) -> List[str]:
     """One line per attempt: number, status or exception, wait before the next."""
     outcomes: List[str] = []
@@ -180,13 +158,16 @@ def _seconds(value: Optional[float]) -> str:
 
 
 def attempt_table(
-    response: HTTPResponse, durations: Optional[Sequence[float]] = None
+    response: HTTPResponse,
+    durations: Optional[Sequence[float]] = None,
+    secrets: Collection[str] = (),
 ) -> List[str]:
     """The attempts as an aligned table: attempt, status or exception,
     duration, and the wait before the next attempt.
 
     *durations* are the seconds each attempt took; without them a response's
-    ``request_time`` is used (an exception has none).
+    ``request_time`` is used (an exception has none). *secrets* are scrubbed
+    from exception texts.
     """
     rows = [("attempt", "status or exception", "duration", "wait before next")]
     for index, item in enumerate(response.outcomes):
@@ -199,7 +180,7 @@ def attempt_table(
         rows.append(
             (
                 str(index + 1),
-                describe_outcome(item),
+                describe_outcome(item, secrets),
                 _seconds(duration),
                 "-" if wait is None else f"{wait:.1f} s",
             )
@@ -217,10 +198,11 @@ def write_result(
     err: TextIO,
     verbose: bool = True,
     durations: Optional[Sequence[float]] = None,
+    secrets: Collection[str] = (),
 ) -> None:
     """Print the attempt table (to *err* when *verbose*) and the body to *out*."""
     if verbose:
-        for row in attempt_table(response, durations):
+        for row in attempt_table(response, durations, secrets):
             print(row, file=err)
     output, warning = body_output(response)
     if warning:
@@ -273,6 +255,8 @@ class CommandLineClient(HTTPClientMixin):
         self.live = live
         #: seconds each attempt took, in order
         self.durations: List[float] = []
+        #: credentials to scrub from what the live line shows
+        self.secrets: Collection[str] = ()
         self._attempt_started = 0.0
 
     async def http_fetch(self, url: Any, *args: Any, **kwargs: Any) -> HTTPResponse:
@@ -309,7 +293,7 @@ class CommandLineClient(HTTPClientMixin):
         if len(response.waits) == waits_before:
             return
         seconds, started = response.waits[-1], time.monotonic()
-        what = describe_outcome(response.outcomes[-1]).splitlines()[0]
+        what = describe_outcome(response.outcomes[-1], self.secrets).splitlines()[0]
         upcoming = response.attempts + 1
         while True:
             left = max(seconds - (time.monotonic() - started), 0.0)
@@ -388,9 +372,11 @@ def _check_url(url: str) -> str:
         parts = urllib.parse.urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError as error:
-        raise UsageError(f"invalid URL {url!r}: {_one_line(error)}") from None
+        raise UsageError(f"invalid URL {redact_url(url)!r}: {_one_line(error)}") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"invalid URL {url!r}: expected http://HOST/... or https://HOST/...")
+        raise UsageError(
+            f"invalid URL {redact_url(url)!r}: expected http://HOST/... or https://HOST/..."
+        )
     return url
 
 
@@ -407,8 +393,8 @@ async def _fetch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if body is not None and not isinstance(body, (dict, list)):
         # http_fetch sends str bodies as they are and encodes dicts and lists;
         # a JSON scalar is encoded here the same way, by the Content-Type.
-        given = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
-        effective = given if given is not None else content_type
+        given = find_header(headers, "Content-Type")
+        effective = headers[given] if given is not None else content_type
         if content.media_type(effective).format is not None or not isinstance(body, str):
             try:
                 body = content.encode_body(body, effective)
@@ -419,6 +405,7 @@ async def _fetch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     )
     live = LiveLine(err) if _isatty(err) else None
     client = CommandLineClient(args.attempts or HTTPClientMixin.MAX_HTTP_RETRIES, live)
+    client.secrets = secrets = secrets_of(url, headers, None)
     try:
         response = await client.http_fetch(
             url,
@@ -443,17 +430,22 @@ async def _fetch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     if args.raw:
         if args.verbose:
-            for row in attempt_table(response, client.durations):
+            for row in attempt_table(response, client.durations, secrets):
                 print(row, file=err)
         err.flush()
         raw = response.raw
         if raw is not None and raw.body:
             write_bytes(raw.body, out)
     else:
-        write_result(response, out, err, verbose=args.verbose > 0, durations=client.durations)
+        write_result(
+            response, out, err, verbose=args.verbose > 0, durations=client.durations,
+            secrets=secrets,
+        )
 
     last = response.outcomes[-1] if response.outcomes else None
-    outcome = _one_line(describe_outcome(last)) if last is not None else "no attempt was made"
+    outcome = (
+        _one_line(describe_outcome(last, secrets)) if last is not None else "no attempt was made"
+    )
     plural = "attempt" if response.attempts == 1 else "attempts"
     took = f"after {response.attempts} {plural} in {response.duration:.2f} s"
     if not response.ok:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import urllib.parse
-from typing import Iterable, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 #: The package's logger. Every message sprockets_http logs goes through it.
 LOGGER = logging.getLogger("sprockets_http")
@@ -15,6 +16,11 @@ REDACTED = "[redacted]"
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 
+# The password of a URL's userinfo, for URLs urllib cannot parse (a bad port
+# or a broken IPv6 address): "//user:PASSWORD@".
+_USERINFO_PASSWORD = re.compile(r"(//[^/?#@:]*:)([^/?#@]*)@")
+
+
 def redact_url(url: str) -> str:
     """Replace the password in a URL's userinfo with a placeholder."""
     if "@" not in url:  # no userinfo: the common case, without parsing
@@ -22,8 +28,8 @@ def redact_url(url: str) -> str:
     try:
         parts = urllib.parse.urlsplit(url)
         password = parts.password
-    except ValueError:  # an unparseable netloc (a bad port, say)
-        return url
+    except ValueError:  # an unparseable netloc: redact by pattern
+        return _USERINFO_PASSWORD.sub(rf"\g<1>{REDACTED}@", url)
     if not password:
         return url
     user, _, host = parts.netloc.rpartition("@")
@@ -31,15 +37,22 @@ def redact_url(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=f"{name}:{REDACTED}@{host}"))
 
 
+def _url_password(url: str) -> Optional[str]:
+    if "@" not in url:
+        return None
+    try:
+        return urllib.parse.urlsplit(url).password
+    except ValueError:
+        match = _USERINFO_PASSWORD.search(url)
+        return match.group(2) if match else None
+
+
 def secrets_of(
     url: str, headers: Optional[Mapping[str, str]], auth_password: Optional[str]
 ) -> frozenset[str]:
     """Collect the credential strings of one request, to scrub from log text."""
     found = set()
-    try:
-        password = urllib.parse.urlsplit(url).password if "@" in url else None
-    except ValueError:
-        password = None
+    password = _url_password(url)
     if password:
         found.add(password)
         found.add(urllib.parse.unquote(password))
@@ -54,6 +67,15 @@ def secrets_of(
             if credentials.strip():
                 found.add(credentials.strip())
     return frozenset(found)
+
+
+def describe_outcome(outcome: Any, secrets: Iterable[str] = ()) -> str:
+    """``"503 Service Unavailable"`` for a response; an exception's type and
+    text, with *secrets* scrubbed, for an exception."""
+    code = getattr(outcome, "code", None)
+    if isinstance(code, int) and not isinstance(outcome, BaseException):
+        return f"{code} {getattr(outcome, 'reason', '')}".rstrip()
+    return scrub(f"{type(outcome).__name__}: {outcome}", secrets)
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:

@@ -1,13 +1,11 @@
-"""Following redirects for a request that carries credentials.
-
-Credentials belong to the origin they were sent to: on a redirect to another
-origin they are dropped, whichever Tornado version and client is in use.
-"""
+"""Following redirects: credentials stay with their origin, the deadline
+covers every hop, and a bad ``Location`` never raises."""
 
 from __future__ import annotations
 
+import time
 import urllib.parse
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from tornado import httpclient
 
@@ -31,29 +29,13 @@ def _pop_header(headers: Dict[str, str], name: str) -> None:
 
 
 def _origin(url: str) -> Tuple[str, str, Optional[int]]:
-    """The (scheme, host, port) origin of *url*, default ports filled in."""
+    """The (scheme, host, port) origin of *url*, default ports filled in.
+
+    :raises ValueError: for a URL that does not parse (a bad port, say)
+    """
     parts = urllib.parse.urlsplit(url)
     scheme = parts.scheme.lower()
-    try:
-        port = parts.port
-    except ValueError:  # an unparseable port: an origin of its own
-        return scheme, parts.netloc.lower(), -1
-    return scheme, (parts.hostname or ""), port or _DEFAULT_PORTS.get(scheme)
-
-
-def carries_credentials(
-    url: str,
-    headers: Mapping[str, str],
-    auth_username: Optional[str],
-    auth_password: Optional[str],
-) -> bool:
-    """Does this request carry credentials that must not follow a redirect
-    to another origin?"""
-    if auth_username is not None or auth_password is not None:
-        return True
-    if any(find_header(headers, name) for name in _ORIGIN_CREDENTIAL_HEADERS):
-        return True
-    return "@" in urllib.parse.urlsplit(url).netloc
+    return scheme, (parts.hostname or ""), parts.port or _DEFAULT_PORTS.get(scheme)
 
 
 async def fetch_following_redirects(
@@ -61,28 +43,36 @@ async def fetch_following_redirects(
     url: str,
     max_redirects: int,
     fetch_args: Dict[str, Any],
+    deadline: Optional[float] = None,
 ) -> httpclient.HTTPResponse:
-    """One attempt of a request that carries credentials, following up to
-    *max_redirects* redirects here instead of in the client.
+    """One attempt of a request, following up to *max_redirects* redirects
+    here instead of in the client.
 
-    The simple client of older Tornado releases that this package supports
-    (6.4.2 was checked) sends the ``Authorization`` and ``Cookie`` headers and
-    the ``auth_username`` / ``auth_password`` credentials on to whatever
-    origin a redirect names, so any server a request was sent to could
-    collect them. Following redirects here makes every supported Tornado and
-    both clients behave alike: on a
-    redirect to another origin (scheme, host or port differ from the first
-    URL's) the credentials are dropped, with any userinfo in the new URL, and
-    stay dropped for the rest of the chain. Otherwise this does what
-    tornado's simple client does: 301, 302, 303, 307 and 308 with a
-    ``Location`` are followed, the ``Host`` header is dropped, 303 (except
-    for HEAD) and a POST's 301 or 302 become a GET without a body, and when
-    the redirects run out the last 3xx response is returned (where libcurl
-    raises "too many redirects"). Each hop gets the attempt's timeouts.
-    ``streaming_callback`` and ``header_callback`` also see the redirect
-    responses.
+    Following redirects here makes every supported Tornado and both clients
+    behave alike:
+
+    - Credentials stay with their origin. On a redirect to another origin
+      (scheme, host or port differ from the first URL's) the ``Authorization``
+      and ``Cookie`` headers, ``auth_username`` / ``auth_password`` and any
+      userinfo in the new URL are dropped, for the rest of the chain. (The
+      simple client of older Tornado releases that this package supports,
+      6.4.2 for one, sends them on to whatever origin a redirect names.)
+    - The call's deadline covers every hop: each gets the time left, and a
+      :class:`tornado.httpclient.HTTPClientError` (599, a timeout) is raised
+      when none is.
+    - A redirect that cannot be followed (a ``Location`` that is not an http
+      or https URL, or does not parse) and a chain longer than
+      *max_redirects* return the last 3xx response (libcurl would raise
+      "too many redirects"; the simple client raises ``ValueError`` for a
+      scheme it does not support).
+
+    Otherwise this does what tornado's simple client does: 301, 302, 303,
+    307 and 308 with a ``Location`` are followed, the ``Host`` header is
+    dropped, 303 (except for HEAD) and a POST's 301 or 302 become a GET
+    without a body. ``streaming_callback`` and ``header_callback`` also see
+    the redirect responses.
     """
-    origin = _origin(url)
+    origin: Optional[Tuple[str, str, Optional[int]]] = None
     fetch_args = dict(fetch_args)
     headers = fetch_args["headers"] = dict(fetch_args["headers"])
     redirects_left = max_redirects
@@ -91,9 +81,18 @@ async def fetch_following_redirects(
         location = header_value(response.headers, "Location")
         if response.code not in _REDIRECT_CODES or not location or redirects_left <= 0:
             return response
+        try:
+            if origin is None:
+                origin = _origin(url)
+            next_url = urllib.parse.urljoin(url, location)
+            next_origin = _origin(next_url)
+        except ValueError:  # a Location such as "http://[::1/" or a bad port
+            return response
+        if next_origin[0] not in _DEFAULT_PORTS:  # ftp:, data:, ...
+            return response
         redirects_left -= 1
-        url = urllib.parse.urljoin(url, location)
-        if _origin(url) != origin:
+        url = next_url
+        if next_origin != origin:
             fetch_args["auth_username"] = fetch_args["auth_password"] = None
             for name in _ORIGIN_CREDENTIAL_HEADERS:
                 _pop_header(headers, name)
@@ -111,4 +110,12 @@ async def fetch_following_redirects(
             fetch_args["body"] = None
             for name in _BODY_HEADERS:
                 _pop_header(headers, name)
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise httpclient.HTTPClientError(
+                    599, f"Timeout: the call's deadline passed after a {response.code} redirect"
+                )
+            fetch_args["connect_timeout"] = min(fetch_args["connect_timeout"], remaining)
+            fetch_args["request_timeout"] = min(fetch_args["request_timeout"], remaining)
         LOGGER.debug("Following a %d redirect to %s", response.code, redact_url(url))

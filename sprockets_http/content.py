@@ -175,7 +175,7 @@ def _prepare_for_umsgpack(value: Any) -> Any:
     # u-msgpack-python has no ``default`` hook (and packs datetime as a
     # timestamp extension, where we promise isoformat text), so walk the value.
     if isinstance(value, dict):
-        return {_prepare_for_umsgpack(k): _prepare_for_umsgpack(v) for k, v in value.items()}
+        return {_prepare_key(k): _prepare_for_umsgpack(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [_prepare_for_umsgpack(v) for v in value]
     if value is None or isinstance(value, (str, bytes, bool, int, float)):
@@ -183,10 +183,19 @@ def _prepare_for_umsgpack(value: Any) -> Any:
     return _prepare_for_umsgpack(_msgpack_default(value))
 
 
+def _prepare_key(key: Any) -> Any:
+    # A key must stay hashable: tuples and frozensets become tuples (packed as
+    # arrays, as the msgpack C extension packs them), not lists.
+    if isinstance(key, (tuple, frozenset)):
+        return tuple(_prepare_key(item) for item in key)
+    return _prepare_for_umsgpack(key)
+
+
 def json_dumps(value: Any) -> bytes:
     """Encode *value* as compact UTF-8 JSON (see :func:`encode_body`)."""
+    # allow_nan=False: NaN and Infinity are not JSON; a ValueError names them.
     return json.dumps(
-        value, separators=(",", ":"), ensure_ascii=False, default=_json_default
+        value, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default
     ).encode("utf-8")
 
 
@@ -222,7 +231,7 @@ def encode_body(value: Any, content_type: Optional[ContentTypeLike]) -> bytes:
             return json_dumps(value)
         if fmt == "msgpack":
             return msgpack_packb(value)
-    except (TypeError, OverflowError, umsgpack.PackException) as error:
+    except (TypeError, ValueError, OverflowError, umsgpack.PackException) as error:
         raise ValueError(f"cannot serialize the request body as {content_type}: {error}") from error
     raise ValueError(
         f"cannot serialize a {type(value).__name__} request body for Content-Type "

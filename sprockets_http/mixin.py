@@ -12,8 +12,8 @@ from tornado import httpclient
 
 from sprockets_http import content
 from sprockets_http._headers import find_header, header_value
-from sprockets_http._log import LOGGER, redact_url, scrub, secrets_of
-from sprockets_http._redirects import carries_credentials, fetch_following_redirects
+from sprockets_http._log import LOGGER, describe_outcome, redact_url, secrets_of
+from sprockets_http._redirects import fetch_following_redirects
 from sprockets_http._version import __version__
 from sprockets_http.response import HTTPResponse
 from sprockets_http.retry import Decision, RetryBudget, RetryPolicy
@@ -25,14 +25,25 @@ DEFAULT_USER_AGENT = f"sprockets.mixins.http/{__version__}"
 
 
 def _client() -> httpclient.AsyncHTTPClient:
-    """The IOLoop's AsyncHTTPClient, with ``HTTP_MAX_CLIENTS`` applied."""
-    client = httpclient.AsyncHTTPClient()
-    max_clients = os.environ.get("HTTP_MAX_CLIENTS")
-    if max_clients:
-        try:
-            client.max_clients = int(max_clients)  # type: ignore[attr-defined]
-        except ValueError:
-            LOGGER.warning("Ignoring HTTP_MAX_CLIENTS=%r: not an integer", max_clients)
+    """The IOLoop's AsyncHTTPClient, with ``HTTP_MAX_CLIENTS`` applied.
+
+    The simple client reads ``max_clients`` on every request; the curl client
+    sizes its pool when it is created, so there the variable counts only when
+    this creates the IOLoop's client (the first call on that loop, unless the
+    application made one before).
+    """
+    text = os.environ.get("HTTP_MAX_CLIENTS")
+    if not text:
+        return httpclient.AsyncHTTPClient()
+    try:
+        max_clients = int(text)
+    except ValueError:
+        max_clients = 0
+    if max_clients < 1:
+        LOGGER.warning("Ignoring HTTP_MAX_CLIENTS=%r: not a positive integer", text)
+        return httpclient.AsyncHTTPClient()
+    client = httpclient.AsyncHTTPClient(max_clients=max_clients)
+    client.max_clients = max_clients  # type: ignore[attr-defined]
     return client
 
 
@@ -40,8 +51,8 @@ class _CallLog:
     """Writes the log lines of one call.
 
     Every line starts with the method and the URL, its password redacted;
-    exception texts are scrubbed of the request's credentials. Both are
-    worked out only when a line is written: most calls write none.
+    exception texts are scrubbed of the request's credentials. Nothing of
+    this is worked out for a call that succeeds at once.
     """
 
     __slots__ = ("attempts", "auth_password", "headers", "method", "url")
@@ -75,9 +86,8 @@ class _CallLog:
         """``"503 Service Unavailable"``, or an exception's type and text
         without credentials."""
         if isinstance(outcome, httpclient.HTTPResponse):
-            return f"{outcome.code} {outcome.reason}"
-        text = f"{type(outcome).__name__}: {outcome}"
-        return scrub(text, secrets_of(self.url, self.headers, self.auth_password))
+            return describe_outcome(outcome)
+        return describe_outcome(outcome, secrets_of(self.url, self.headers, self.auth_password))
 
 
 class HTTPClientMixin:
@@ -162,10 +172,12 @@ class HTTPClientMixin:
             values (dicts, lists, ...) are encoded by the Content-Type
         :param content_type: the Content-Type for a request body, defaults to
             ``application/msgpack``
-        :param follow_redirects: follow HTTP redirects when received. A request
-            carrying credentials (``auth_username``/``auth_password``, an
-            ``Authorization`` or ``Cookie`` header, URL userinfo) follows them
-            here, dropping the credentials on a redirect to another origin
+        :param follow_redirects: follow HTTP redirects when received. They are
+            followed by sprockets_http, alike with every client: credentials
+            (``auth_username``/``auth_password``, the ``Authorization`` and
+            ``Cookie`` headers, URL userinfo) are dropped on a redirect to
+            another origin, the deadline covers every hop, and a redirect
+            that cannot be followed returns its 3xx response
         :param max_redirects: maximum number of redirects to follow, default
             :attr:`MAX_REDIRECTS` (5)
         :param connect_timeout: timeout for the connection in seconds, default
@@ -230,8 +242,9 @@ class HTTPClientMixin:
 
         url = str(url)
         headers = self._http_req_apply_default_headers(request_headers, content_type, body)
+        user_agent_key = find_header(headers, "User-Agent") or "User-Agent"
         if user_agent:
-            headers[find_header(headers, "User-Agent") or "User-Agent"] = user_agent
+            headers[user_agent_key] = user_agent
         content_type_key = None if body is None else find_header(headers, "Content-Type")
         payload = self._http_req_body_serialize(
             body, headers[content_type_key] if content_type_key else None
@@ -246,7 +259,7 @@ class HTTPClientMixin:
             request_timeout=request_timeout,
             auth_username=auth_username,
             auth_password=auth_password,
-            user_agent=headers.get(find_header(headers, "User-Agent") or "User-Agent"),
+            user_agent=headers.get(user_agent_key),
             validate_cert=validate_cert,
             allow_nonstandard_methods=allow_nonstandard_methods,
             raise_error=False,
@@ -264,12 +277,6 @@ class HTTPClientMixin:
 
         outcome: Any = None  # the last attempt's response or exception
         for attempt in range(attempts):
-            if attempt:
-                url, headers, payload = self._http_req_modify_for_retry(
-                    response, attempt, url, headers, payload
-                )
-                fetch_args["headers"], fetch_args["body"] = headers, payload
-                log.url, log.headers = url, headers
             if deadline is not None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -280,17 +287,20 @@ class HTTPClientMixin:
                     break
                 fetch_args["connect_timeout"] = min(connect_timeout, remaining)
                 fetch_args["request_timeout"] = min(request_timeout, remaining)
+            if attempt:  # after the deadline check: a hook may sign the request
+                url, headers, payload = self._http_req_modify_for_retry(
+                    response, attempt, url, headers, payload
+                )
+                fetch_args["headers"], fetch_args["body"] = headers, payload
+                log.url, log.headers = url, headers
             log.attempt(attempt + 1)
             try:
-                if follow_redirects and carries_credentials(
-                    url, headers, auth_username, auth_password
-                ):
-                    outcome = await fetch_following_redirects(client, url, redirects, fetch_args)
-                else:
-                    outcome = await client.fetch(
-                        url, follow_redirects=follow_redirects, max_redirects=redirects,
-                        **fetch_args,
+                if follow_redirects:
+                    outcome = await fetch_following_redirects(
+                        client, url, redirects, fetch_args, deadline
                     )
+                else:
+                    outcome = await client.fetch(url, follow_redirects=False, **fetch_args)
             except (OSError, httpclient.HTTPClientError) as error:
                 outcome = error
                 response.append_exception(error)

@@ -129,7 +129,10 @@ class HTTPResponse:
             else:
                 self._decoded = None
         if isinstance(self._decoded, content.BodyDecodeError):
-            raise self._decoded
+            # A new exception each read: re-raising the cached one would grow
+            # its traceback (and the frames it keeps alive) on every read.
+            failure = self._decoded
+            raise content.BodyDecodeError(failure.content_type, failure.cause) from failure.cause
         value = self._decoded
         if self._simplify_error_response and last.code >= 400 and isinstance(value, dict):
             return value.get("message", value)

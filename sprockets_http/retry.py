@@ -33,6 +33,7 @@ import email.utils
 import enum
 import math
 import random
+import re
 import threading
 import time
 from typing import Callable, Collection, Deque, FrozenSet, List, Optional
@@ -53,6 +54,11 @@ IDEMPOTENT_METHODS: FrozenSet[str] = frozenset(
 #: Statuses below 500 that are retried: the server refused the request
 #: without processing it, so a retry is safe for every method.
 REFUSED_STATUS_CODES: FrozenSet[int] = frozenset({423, 429})
+
+
+# delta-seconds (RFC 9110: digits), leniently with a sign (a negative wait is
+# clamped to 0) and a decimal fraction; not float()'s "inf", "1e3" or "1_000".
+_DELTA_SECONDS = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 
 class Decision(enum.Enum):
@@ -85,12 +91,9 @@ def parse_retry_after(
     if not text:
         return None
     seconds: Optional[float] = None
-    if text[0].isdigit() or (text[0] in "+-." and len(text) > 1):
-        try:
-            seconds = float(text)
-        except ValueError:
-            seconds = None
-    else:
+    if _DELTA_SECONDS.fullmatch(text):
+        seconds = float(text)
+    elif not text[0].isdigit() and text[0] not in "+-.":
         try:
             when = email.utils.parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError, OverflowError):
@@ -116,7 +119,8 @@ class RetryPolicy:
     :param max_retry_timeout: a cap on each backoff wait, or ``None``
     :param jitter: draw each backoff wait uniformly from ``[0, wait]``
     :param retry_methods: when set, only these methods are retried after a
-        5xx or a connection error (423 and 429 are retried for every method)
+        5xx or a connection error (423 and 429 are retried for every method);
+        a single str is one method
     :param rng: the random source for jitter (tests pass a seeded one)
     """
 
@@ -149,6 +153,8 @@ class RetryPolicy:
         self.dont_retry = frozenset(dont_retry)
         self.max_retry_timeout = max_retry_timeout
         self.jitter = jitter
+        if isinstance(retry_methods, str):  # one method, not its letters
+            retry_methods = (retry_methods,)
         self.retry_methods = (
             None if retry_methods is None else frozenset(m.upper() for m in retry_methods)
         )

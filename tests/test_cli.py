@@ -230,6 +230,12 @@ class Slow(Base):
         self.write({"late": True})
 
 
+class ToFtp(Base):
+    def get(self) -> None:
+        self.set_status(302)
+        self.set_header("Location", "ftp://127.0.0.1/file")
+
+
 def make_app() -> web.Application:
     return web.Application(
         [
@@ -245,6 +251,7 @@ def make_app() -> web.Application:
             (r"/broken", Broken),
             (r"/missing", NotFound),
             (r"/redirect", Redirect),
+            (r"/to-ftp", ToFtp),
             (r"/slow", Slow),
         ],
         state={"calls": 0, "retry_headers": []},
@@ -539,6 +546,25 @@ def test_an_invalid_url_exits_2(url: str) -> None:
     assert result.returncode == 2
     assert result.stderr.count(b"\n") == 1
     assert b"invalid URL" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "url", ["http://user:S3CRET@127.0.0.1:99999/x", "ftp://user:S3CRET@127.0.0.1/"]
+)
+def test_an_invalid_url_with_a_password_is_reported_without_it(url: str) -> None:
+    result = fetch(url)
+    assert result.returncode == 2
+    assert b"invalid URL" in result.stderr
+    assert b"S3CRET" not in result.stderr
+
+
+def test_a_redirect_to_an_unsupported_scheme_is_the_servers_answer(
+    upstream: ThreadedServer,
+) -> None:
+    # Not a usage error: the server's 302 is printed as the result (exit 0).
+    result = fetch("--follow-redirects", upstream.url + "/to-ftp")
+    assert result.returncode == 0, result.stderr
+    assert b"Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -173,3 +173,20 @@ def test_malformed_raises_body_decode_error(backend, content_type, body):
     assert isinstance(caught.value, ValueError)
     assert caught.value.content_type == content_type
     assert content_type in str(caught.value)
+
+
+@pytest.mark.parametrize("backend", ["umsgpack", "msgpack"])
+def test_tuple_and_frozenset_keys_encode_alike_on_both_backends(backend):
+    content._use_backend(backend)
+    try:
+        packed = content.msgpack_packb({(1, (2, 3)): "a", frozenset([4]): "b"})
+    finally:
+        content._use_backend(None)
+    assert packed == b"\x82\x92\x01\x92\x02\x03\xa1a\x91\x04\xa1b"
+    assert content.msgpack_unpackb(packed) == {(1, (2, 3)): "a", (4,): "b"}
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_json_bodies_refuse_nan_and_infinity(value):
+    with pytest.raises(ValueError, match="application/json"):
+        content.encode_body({"x": value}, "application/json")

@@ -74,7 +74,8 @@ async def test_defaults_reach_fetch(failing, caller, sleeps, captured):
     first = captured[0]
     assert first["connect_timeout"] == 20
     assert first["request_timeout"] == 20
-    assert first["max_redirects"] == 5
+    # sprockets_http follows redirects itself (test_max_redirects_on_the_wire
+    # covers MAX_REDIRECTS), so fetch is always told not to.
     assert first["follow_redirects"] is False
     assert first["validate_cert"] is True
     assert first["allow_nonstandard_methods"] is False
@@ -92,9 +93,7 @@ async def test_subclass_overrides(failing, sleeps, captured):
     assert response.attempts == 4
     assert _Always503.calls == 4
     assert sleeps == [0.25, 0.5, 1.0]
-    assert {(c["connect_timeout"], c["request_timeout"], c["max_redirects"]) for c in captured} == {
-        (1.5, 2.5, 2)
-    }
+    assert {(c["connect_timeout"], c["request_timeout"]) for c in captured} == {(1.5, 2.5)}
 
 
 async def test_instance_overrides(failing, sleeps, captured):
@@ -108,7 +107,6 @@ async def test_instance_overrides(failing, sleeps, captured):
     assert response.attempts == 2
     assert sleeps == [1]
     assert (captured[0]["connect_timeout"], captured[0]["request_timeout"]) == (4, 6)
-    assert captured[0]["max_redirects"] == 9
     # another instance keeps the class defaults
     sleeps.clear()
     other = await Caller().http_fetch(failing)
@@ -157,7 +155,6 @@ async def test_arguments_beat_the_class_attributes(failing, sleeps, captured):
     assert response.attempts == 2
     assert sleeps == [0.5]
     assert (captured[0]["connect_timeout"], captured[0]["request_timeout"]) == (7, 8)
-    assert captured[0]["max_redirects"] == 3
 
 
 async def test_explicit_none_takes_the_class_attribute(failing, sleeps, captured):
@@ -174,7 +171,6 @@ async def test_explicit_none_takes_the_class_attribute(failing, sleeps, captured
     assert sleeps == [0.5]
     assert captured[0]["connect_timeout"] == 3
     assert captured[0]["request_timeout"] == 20
-    assert captured[0]["max_redirects"] == 5
 
 
 @pytest.mark.parametrize(
@@ -191,6 +187,17 @@ async def test_max_redirects_on_the_wire(serve, sleeps, max_redirects, hops, cod
     response = await Follower().http_fetch(f"{url}/r/{hops}", follow_redirects=True)
     assert response.code == code
     assert response.attempts == 1
+
+
+@pytest.mark.parametrize("argument, hops, code", [(None, 3, 200), (1, 1, 200), (1, 2, 302)])
+async def test_max_redirects_argument_and_instance_attribute(serve, sleeps, argument, hops, code):
+    caller = Caller()
+    caller.MAX_REDIRECTS = 3  # an instance override, beaten by the argument
+    url = serve([(r"/r/(\d+)", _Redirect)])
+    response = await caller.http_fetch(
+        f"{url}/r/{hops}", follow_redirects=True, max_redirects=argument
+    )
+    assert response.code == code
 
 
 async def test_redirects_not_followed_by_default(serve, caller):

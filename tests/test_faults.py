@@ -25,11 +25,12 @@ import ssl
 import struct
 import time
 import tracemalloc
+import urllib.parse
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple
 
 import pytest
 import trustme
-from tornado import httpclient, httpserver, simple_httpclient, web
+from tornado import gen, httpclient, httpserver, simple_httpclient, web
 
 from sprockets_http import HTTPResponse
 
@@ -399,33 +400,23 @@ class Loop(web.RequestHandler):
 
 
 async def test_redirect_loop_beyond_max_redirects(serve, caller, sleeps, client_kind):
+    # sprockets_http follows redirects itself, so both clients stop following
+    # after max_redirects and return the last 3xx, which the core rules count
+    # as a final answer (200-399). (libcurl alone would raise "too many
+    # redirects", error 47, and each attempt would be retried.)
     Loop.calls = 0
     url = serve([("/loop", Loop)])
     response = await caller.http_fetch(url + "/loop", follow_redirects=True, max_redirects=3)
     assert isinstance(response, HTTPResponse)
-    if client_kind == "simple":
-        # Tornado's simple client stops following and returns the last 3xx,
-        # which the core rules count as a final answer (200-399).
-        assert response.attempts == 1 and response.exceptions == []
-        assert response.code == 302 and response.ok
-        assert Loop.calls == 1 + 3
-        assert sleeps == []
-    else:
-        # libcurl reports "too many redirects" (CURLE_TOO_MANY_REDIRECTS, 47)
-        # as an error, and connection-level errors are retried: curl cannot
-        # hand back the last 3xx the way the simple client does.
-        assert_failed_call(response, 3)
-        assert all(e.errno == 47 for e in response.exceptions)
-        assert Loop.calls == 3 * (1 + 3)
-        assert sleeps == [3, 6]
+    assert response.attempts == 1 and response.exceptions == []
+    assert response.code == 302 and response.ok
+    assert Loop.calls == 1 + 3
+    assert sleeps == []
 
 
-async def test_redirect_loop_with_credentials_is_followed_by_the_library(
+async def test_redirect_loop_with_credentials_ends_the_same_way(
     serve, caller, sleeps, client_kind
 ):
-    # A request carrying credentials has its redirects followed by
-    # sprockets_http itself (to drop the credentials on a cross-origin hop),
-    # so both clients behave as the simple client does.
     Loop.calls = 0
     url = serve([("/loop", Loop)])
     response = await caller.http_fetch(
@@ -437,6 +428,58 @@ async def test_redirect_loop_with_credentials_is_followed_by_the_library(
     assert response.attempts == 1 and response.exceptions == []
     assert response.code == 302 and Loop.calls == 1 + 3
     assert sleeps == []
+
+
+class BadLocation(web.RequestHandler):
+    """Redirects to whatever ?to= names, unchecked, as a broken server might."""
+
+    def get(self) -> None:
+        self.set_status(302)
+        self.set_header("Location", self.get_argument("to"))
+
+
+@pytest.mark.parametrize(
+    "location", ["ftp://127.0.0.1/file", "data:,hello", "http://[::1/", "http://127.0.0.1:99999/"]
+)
+@pytest.mark.parametrize("credentials", [{}, {"Authorization": "Bearer token"}])
+async def test_a_location_that_cannot_be_followed_returns_the_redirect(
+    serve, caller, sleeps, client_kind, location, credentials
+):
+    # A server's Location header must never make http_fetch raise: the 3xx
+    # that could not be followed is the answer.
+    url = serve([("/", BadLocation)])
+    response = await caller.http_fetch(
+        url + "/?" + urllib.parse.urlencode({"to": location}),
+        follow_redirects=True,
+        request_headers=credentials,
+    )
+    assert isinstance(response, HTTPResponse)
+    assert response.code == 302 and response.exceptions == []
+    assert response.headers["Location"] == location
+
+
+class SlowHop(web.RequestHandler):
+    calls = 0
+
+    async def get(self) -> None:
+        type(self).calls += 1
+        await gen.sleep(0.3)  # the server's pace (asyncio.sleep is patched by `sleeps`)
+        self.redirect("/slow", status=302)
+
+
+async def test_deadline_covers_every_redirect_hop(serve, caller, sleeps, client_kind):
+    SlowHop.calls = 0
+    url = serve([("/slow", SlowHop)])
+    started = time.monotonic()
+    response = await caller.http_fetch(
+        url + "/slow", follow_redirects=True, max_redirects=10, total_timeout=0.8
+    )
+    elapsed = time.monotonic() - started
+    # Without the deadline on each hop, ten 0.3 s hops would take 3 s.
+    assert elapsed < 1.6
+    assert SlowHop.calls <= 4
+    assert response.history == [] and len(response.exceptions) == 1
+    assert response.code == 599 and not response.ok
 
 
 class Recorder(web.RequestHandler):

@@ -212,3 +212,14 @@ async def test_link_warning_does_not_leak_url_password(upstream, caller, sleeps,
     assert response.links == []
     assert any("Link" in r.getMessage() for r in ours(logs, logging.WARNING))
     _assert_no_secret(logs)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://user:S3CRET@[::1/x", "http://user:S3CRET@127.0.0.1:99999/x"]
+)
+def test_unparseable_urls_are_redacted_too(url):
+    from sprockets_http._log import redact_url, secrets_of
+
+    assert "S3CRET" not in redact_url(url)
+    assert "user" in redact_url(url)
+    assert "S3CRET" in secrets_of(url, {}, None)

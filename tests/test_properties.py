@@ -192,7 +192,7 @@ json_values = st.recursive(
         st.none(),
         st.booleans(),
         st.integers(min_value=-(2**63), max_value=2**64 - 1),  # msgpack's range
-        st.floats(allow_nan=False),
+        st.floats(allow_nan=False, allow_infinity=False),
         st.text(),
     ),
     lambda children: st.one_of(
@@ -257,7 +257,7 @@ scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(2**63), max_value=2**64 - 1),
-    st.floats(allow_nan=False),
+    st.floats(allow_nan=False, allow_infinity=False),
     st.text(),
     st.binary(max_size=16),
     st.uuids(),

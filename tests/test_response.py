@@ -466,3 +466,19 @@ async def test_malformed_error_body_raises_documented_error(fetch):
 
 def test_body_decode_error_is_exported_and_a_value_error():
     assert issubclass(sprockets_http.BodyDecodeError, ValueError)
+
+
+async def test_undecodable_body_raises_a_fresh_error_on_every_read(fetch):
+    import traceback
+
+    response = await fetch((200, {"Content-Type": "application/json"}, b"{not json"))
+    errors = []
+    for _ in range(5):
+        with pytest.raises(BodyDecodeError) as info:
+            response.body  # noqa: B018
+        errors.append(info.value)
+    assert len({id(error) for error in errors}) == 5
+    depths = {len(traceback.extract_tb(error.__traceback__)) for error in errors}
+    assert len(depths) == 1, "the traceback grew with each read"
+    assert all(error.content_type == "application/json" for error in errors)
+    assert response.raw.body == b"{not json"

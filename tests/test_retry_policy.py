@@ -130,6 +130,7 @@ def test_http_date_uses_the_wall_clock_by_default():
 @pytest.mark.parametrize(
     "value",
     [None, "", "   ", "soon", "1e", "five", "NaN", "nan", "-", ".", "12 seconds",
+     "inf", "+inf", "-inf", "1e3", "1_000", "\u0663", "0x10",
      "Someday, 99 Foo 2015 99:99:99 GMT", "Wed, 21 Oct 2015", "\x00"],
 )
 def test_garbage_is_none(value):
@@ -162,3 +163,10 @@ def test_wait_falls_back_to_backoff(retry_after):
     waits = [policy.wait(n, retry_after, now=NOW) for n in (1, 2, 3)]
     assert [w.seconds for w in waits] == [3, 6, 12]
     assert not any(w.from_retry_after for w in waits)
+
+
+def test_a_single_method_string_is_one_method():
+    policy = RetryPolicy(retry_methods="get")
+    assert policy.retry_methods == frozenset({"GET"})
+    assert policy.decide("GET", 503) is Decision.RETRY
+    assert policy.decide("POST", 503) is Decision.FINAL
