@@ -16,7 +16,6 @@ import logging
 import math
 import os
 import shutil
-import socket
 import string
 import sys
 import time
@@ -24,7 +23,7 @@ import urllib.parse
 from typing import Any, Collection, Dict, List, Optional, Sequence, TextIO, Tuple, Union
 
 import umsgpack
-from tornado import httpclient, httpserver, web
+from tornado import httpclient, web
 
 from sprockets_http import content
 from sprockets_http._headers import find_header
@@ -32,6 +31,7 @@ from sprockets_http._log import LOGGER, describe_outcome, redact_url, secrets_of
 from sprockets_http._version import __version__
 from sprockets_http.mixin import HTTPClientMixin
 from sprockets_http.response import HTTPResponse
+from sprockets_http.testing import serve_loopback
 
 # --- output shared by the commands ------------------------------------------
 
@@ -496,35 +496,26 @@ class _DemoHandler(HTTPClientMixin, web.RequestHandler):
         self.write({"ok": response.ok, "attempts": response.attempts})
 
 
-def _listen(app: web.Application) -> tuple[httpserver.HTTPServer, int]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    sock.setblocking(False)
-    server = httpserver.HTTPServer(app)
-    server.add_sockets([sock])
-    return server, sock.getsockname()[1]
-
-
 async def _demo(out: TextIO, err: TextIO) -> int:
     _FlakyUpstream.calls = 0
-    upstream, upstream_port = _listen(web.Application([(r"/", _FlakyUpstream)]))
+    upstream, upstream_url = serve_loopback(web.Application([(r"/", _FlakyUpstream)]))
     service_app = web.Application(
         [(r"/", _DemoHandler)],
-        upstream=f"http://127.0.0.1:{upstream_port}/",
+        upstream=f"{upstream_url}/",
         service="demo-service",
         version="1.0",
     )
-    service, service_port = _listen(service_app)
+    service, service_url = serve_loopback(service_app)
     try:
-        print(f"upstream on 127.0.0.1:{upstream_port}: 503 + Retry-After: 1 twice, then msgpack",
+        print(f"upstream on {upstream_url[len('http://'):]}: 503 + Retry-After: 1 twice, "
+              "then msgpack",
               file=out)
-        print(f"service  on 127.0.0.1:{service_port}: a handler calling it with http_fetch",
+        print(f"service  on {service_url[len('http://'):]}: a handler calling it with "
+              "http_fetch",
               file=out)
         out.flush()
         await httpclient.AsyncHTTPClient().fetch(
-            f"http://127.0.0.1:{service_port}/", raise_error=False, request_timeout=30
+            f"{service_url}/", raise_error=False, request_timeout=30
         )
         response: HTTPResponse = service_app.settings["last_response"]
         for row in attempt_rows(response):

@@ -14,30 +14,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import sys
 from typing import Any, Callable, Iterator, List, Union
 
 import pytest
 from tornado import httpclient, httpserver, web
 
 from sprockets_http import HTTPClientMixin
+from sprockets_http.testing import instant_retries, serve_loopback
 
 
 class Caller(HTTPClientMixin):
     """A bare object with the mixin, as a rejected consumer or a script has."""
-
-
-def _listen(app: web.Application) -> tuple[httpserver.HTTPServer, int]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(1024)
-    sock.setblocking(False)
-    server = httpserver.HTTPServer(app)
-    server.add_sockets([sock])
-    return server, sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -47,9 +34,9 @@ def serve(io_loop: Any) -> Iterator[Callable[..., str]]:
     def start(app: Union[web.Application, list], **settings: Any) -> str:
         if not isinstance(app, web.Application):
             app = web.Application(app, **settings)
-        server, port = _listen(app)
+        server, url = serve_loopback(app)
         servers.append(server)
-        return f"http://127.0.0.1:{port}"
+        return url
 
     yield start
     for server in servers:
@@ -58,21 +45,10 @@ def serve(io_loop: Any) -> Iterator[Callable[..., str]]:
 
 
 @pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> List[float]:
+def sleeps() -> Iterator[List[float]]:
     """Make retries instant; the list records each requested wait."""
-    requested: List[float] = []
-    real_sleep = asyncio.sleep
-
-    async def instant(delay: float, result: Any = None) -> Any:
-        # Record only the waits sprockets_http asks for: Tornado and asyncio
-        # call sleep(0) themselves to yield to the loop.
-        caller = sys._getframe(1).f_globals.get("__name__", "")
-        if caller.startswith("sprockets_http"):
-            requested.append(delay)
-        return await real_sleep(0, result)
-
-    monkeypatch.setattr(asyncio, "sleep", instant)
-    return requested
+    with instant_retries() as waits:
+        yield waits
 
 
 def _curl_available() -> bool:
