@@ -20,7 +20,18 @@ import string
 import sys
 import time
 import urllib.parse
-from typing import Any, Collection, Dict, List, Optional, Sequence, TextIO, Tuple, Union
+from typing import (
+    Any,
+    Collection,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    TextIO,
+    Tuple,
+    Union,
+)
 
 import umsgpack
 from tornado import httpclient, web
@@ -132,20 +143,33 @@ def write_body(output: Union[str, bytes, None], out: TextIO) -> None:
     out.flush()
 
 
+def _each_attempt(
+    response: HTTPResponse, durations: Optional[Sequence[float]] = None
+) -> Iterator[Tuple[int, Any, Optional[float], Optional[float]]]:
+    """(number, outcome, duration, wait before the next) for each attempt.
+
+    *durations* are the seconds each attempt took; without them a response's
+    ``request_time`` is used (an exception has none).
+    """
+    for index, item in enumerate(response.outcomes):
+        duration: Optional[float] = None
+        if durations is not None and index < len(durations):
+            duration = durations[index]
+        elif isinstance(item, httpclient.HTTPResponse):
+            duration = item.request_time
+        wait = response.waits[index] if index < len(response.waits) else None
+        yield index + 1, item, duration, wait
+
+
 def attempt_rows(response: HTTPResponse) -> List[str]:
     """One line per attempt: number, status or exception, wait before the next."""
-    outcomes: List[str] = []
-    for item in response.outcomes:
-        if isinstance(item, httpclient.HTTPResponse):
-            elapsed = f" ({item.request_time * 1000:.1f} ms)" if item.request_time else ""
-            outcomes.append(f"{item.code} {item.reason}{elapsed}")
-        else:
-            outcomes.append(describe_outcome(item))
     rows = []
-    for index, outcome in enumerate(outcomes):
-        wait = response.waits[index] if index < len(response.waits) else None
+    for number, item, duration, wait in _each_attempt(response):
+        outcome = describe_outcome(item)
+        if duration:
+            outcome += f" ({duration * 1000:.1f} ms)"
         tail = f", then waited {wait:.1f} s" if wait is not None else ""
-        rows.append(f"attempt {index + 1} of {len(outcomes)}: {outcome}{tail}")
+        rows.append(f"attempt {number} of {response.attempts}: {outcome}{tail}")
     return rows
 
 
@@ -165,21 +189,14 @@ def attempt_table(
     """The attempts as an aligned table: attempt, status or exception,
     duration, and the wait before the next attempt.
 
-    *durations* are the seconds each attempt took; without them a response's
-    ``request_time`` is used (an exception has none). *secrets* are scrubbed
-    from exception texts.
+    *durations* as for :func:`_each_attempt`; *secrets* are scrubbed from
+    exception texts.
     """
     rows = [("attempt", "status or exception", "duration", "wait before next")]
-    for index, item in enumerate(response.outcomes):
-        duration: Optional[float] = None
-        if durations is not None and index < len(durations):
-            duration = durations[index]
-        elif isinstance(item, httpclient.HTTPResponse):
-            duration = item.request_time
-        wait = response.waits[index] if index < len(response.waits) else None
+    for number, item, duration, wait in _each_attempt(response, durations):
         rows.append(
             (
-                str(index + 1),
+                str(number),
                 describe_outcome(item, secrets),
                 _seconds(duration),
                 "-" if wait is None else f"{wait:.1f} s",
