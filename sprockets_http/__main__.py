@@ -36,7 +36,7 @@ from typing import (
 import umsgpack
 from tornado import httpclient, web
 
-from sprockets_http import content
+from sprockets_http import content, events
 from sprockets_http._headers import find_header
 from sprockets_http._log import LOGGER, describe_outcome, redact_url, secrets_of
 from sprockets_http._version import __version__
@@ -259,10 +259,11 @@ class CommandLineClient(HTTPClientMixin):
     """The mixin as the ``fetch`` command uses it.
 
     Everything about the request is the library's own; this subclass only
-    watches: it times each attempt, and while the library waits before a
-    retry it shows a live line such as ``503 Service Unavailable, retrying in
-    2.0 s (attempt 2 of 3)`` when given a :class:`LiveLine`. The whole error
-    body is kept (``simplify_error_response`` is off), since a person reads it.
+    subscribes to the call's events (:mod:`sprockets_http.events`): it keeps
+    each attempt's duration, and while the library waits before a retry it
+    shows a live line such as ``503 Service Unavailable, retrying in 2.0 s
+    (attempt 2 of 3)`` when given a :class:`LiveLine`. The whole error body is
+    kept (``simplify_error_response`` is off), since a person reads it.
     """
 
     def __init__(self, max_attempts: int, live: Optional[LiveLine] = None) -> None:
@@ -274,48 +275,48 @@ class CommandLineClient(HTTPClientMixin):
         self.durations: List[float] = []
         #: credentials to scrub from what the live line shows
         self.secrets: Collection[str] = ()
-        self._attempt_started = 0.0
+        self._ticker: Optional[asyncio.Future[None]] = None
+        self._last: Optional[events.AttemptEnded] = None
+        self.HTTP_EVENT_SUBSCRIBERS = (self._on_event,)
 
     async def http_fetch(self, url: Any, *args: Any, **kwargs: Any) -> HTTPResponse:
         self.durations = []
-        self._attempt_started = time.monotonic()
-        response = await super().http_fetch(url, *args, **kwargs)
-        if len(self.durations) < response.attempts:
-            self.durations.append(time.monotonic() - self._attempt_started)
-        return response
-
-    async def _http_resp_wait_to_retry(
-        self, response: HTTPResponse, *args: Any, **kwargs: Any
-    ) -> bool:
-        # Called after every attempt that did not succeed; the library decides
-        # there whether to retry, appends the wait and sleeps through it.
-        self.durations.append(time.monotonic() - self._attempt_started)
-        ticker = None
-        if self.live is not None and response.outcomes:
-            ticker = asyncio.ensure_future(self._countdown(response, len(response.waits)))
         try:
-            retry: bool = await super()._http_resp_wait_to_retry(response, *args, **kwargs)
+            return await super().http_fetch(url, *args, **kwargs)
         finally:
-            if ticker is not None:
-                ticker.cancel()
-                if self.live is not None:
-                    self.live.clear()
-        self._attempt_started = time.monotonic()
-        return retry
+            self._stop_ticker()
 
-    async def _countdown(self, response: HTTPResponse, waits_before: int) -> None:
-        # This task first runs when the library yields, which it does only to
-        # sleep before a retry, after recording the wait.
-        assert self.live is not None
-        if len(response.waits) == waits_before:
-            return
-        seconds, started = response.waits[-1], time.monotonic()
-        what = describe_outcome(response.outcomes[-1], self.secrets).splitlines()[0]
-        upcoming = response.attempts + 1
+    def _on_event(self, event: Any) -> None:
+        if isinstance(event, events.AttemptEnded):
+            self.durations.append(event.duration)
+            self._last = event
+        elif isinstance(event, events.WaitStarted):
+            if self.live is not None and not event.instant:
+                self._ticker = asyncio.ensure_future(self._countdown(event))
+        elif isinstance(event, (events.AttemptStarted, events.CallEnded)):
+            self._stop_ticker()
+
+    def _stop_ticker(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+            if self.live is not None:
+                self.live.clear()
+
+    async def _countdown(self, wait: events.WaitStarted) -> None:
+        assert self.live is not None and self._last is not None
+        last = self._last
+        what = (
+            f"{last.status} {last.reason_phrase}".rstrip()
+            if last.error is None
+            else describe_outcome(last.error, self.secrets)
+        ).splitlines()[0]
+        started = time.monotonic()
         while True:
-            left = max(seconds - (time.monotonic() - started), 0.0)
+            left = max(wait.seconds - (time.monotonic() - started), 0.0)
             self.live.show(
-                f"{what}, retrying in {left:.1f} s (attempt {upcoming} of {self.max_attempts})"
+                f"{what}, retrying in {left:.1f} s "
+                f"(attempt {wait.next_attempt} of {self.max_attempts})"
             )
             await asyncio.sleep(0.1)
 

@@ -29,7 +29,10 @@ except ImportError:  # pragma: no cover - depends on the install
     _msgpack = None
 
 __all__ = [
+    "AVAILABLE_CONTENT_TYPES",
     "CONTENT_TYPE_JSON",
+    "CONTENT_TYPE_SUFFIX_JSON",
+    "CONTENT_TYPE_SUFFIX_MSGPACK",
     "CONTENT_TYPE_MSGPACK",
     "DEFAULT_ACCEPT",
     "BodyDecodeError",
@@ -45,8 +48,16 @@ CONTENT_TYPE_JSON = datastructures.ContentType("application", "json")
 #: ``application/msgpack``, as an :class:`ietfparse.datastructures.ContentType`;
 #: the default request content type of :meth:`HTTPClientMixin.http_fetch`.
 CONTENT_TYPE_MSGPACK = datastructures.ContentType("application", "msgpack")
+#: The content types the mixin encodes and decodes, in the order of
+#: ``Accept``: ``[CONTENT_TYPE_JSON, CONTENT_TYPE_MSGPACK]`` (2.6.0's name).
+AVAILABLE_CONTENT_TYPES = [CONTENT_TYPE_JSON, CONTENT_TYPE_MSGPACK]
+#: The structured-syntax suffix of JSON types, as ietfparse's
+#: ``ContentType.content_suffix`` gives it (``application/problem+json``).
+CONTENT_TYPE_SUFFIX_JSON = "json"
+#: The structured-syntax suffix of msgpack types (``application/vnd.x+msgpack``).
+CONTENT_TYPE_SUFFIX_MSGPACK = "msgpack"
 #: The default ``Accept`` request header.
-DEFAULT_ACCEPT = "application/json, application/msgpack"
+DEFAULT_ACCEPT = ", ".join(str(content_type) for content_type in AVAILABLE_CONTENT_TYPES)
 
 ContentTypeLike = Union[datastructures.ContentType, str]
 
@@ -142,13 +153,23 @@ def media_type(content_type: Optional[ContentTypeLike]) -> MediaType:
 def _common_value(value: Any) -> Any:
     """Turn a value services commonly send into one both formats carry.
 
-    Returns ``NotImplemented`` for values nobody knows how to encode.
+    As in 2.6.0: any :class:`~collections.abc.Mapping` becomes a dict, any
+    :class:`~collections.abc.Set` or :class:`~collections.abc.Sequence`
+    (a tuple, a ``deque``, a ``range``, ``dict.keys()``) a list, and any
+    object with an ``isoformat()`` method (dates, times, ``arrow.Arrow``)
+    its text; a :class:`uuid.UUID` becomes its string. Returns
+    ``NotImplemented`` for values nobody knows how to encode.
     """
     if isinstance(value, uuid.UUID):
         return str(value)
-    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
-        return value.isoformat()
-    if isinstance(value, (set, frozenset, tuple)):
+    isoformat = getattr(value, "isoformat", None)
+    if callable(isoformat):
+        return isoformat()
+    if isinstance(value, collections.abc.Mapping):
+        return dict(value)
+    if isinstance(value, (collections.abc.Set, collections.abc.Sequence)) and not isinstance(
+        value, (str, bytes, bytearray, memoryview)
+    ):
         return list(value)
     return NotImplemented
 
@@ -180,7 +201,10 @@ def _prepare_for_umsgpack(value: Any) -> Any:
         return [_prepare_for_umsgpack(v) for v in value]
     if value is None or isinstance(value, (str, bytes, bool, int, float)):
         return value
-    return _prepare_for_umsgpack(_msgpack_default(value))
+    converted = _msgpack_default(value)
+    if converted is value:  # bytes from a bytes subclass, say: no progress
+        raise TypeError(f"Object of type {type(value).__name__} is not msgpack serializable")
+    return _prepare_for_umsgpack(converted)
 
 
 def _prepare_key(key: Any) -> Any:
@@ -219,8 +243,10 @@ def encode_body(value: Any, content_type: Optional[ContentTypeLike]) -> bytes:
 
     JSON for ``application/json`` and any ``+json`` type, msgpack for
     ``application/msgpack`` and any ``+msgpack`` type. :class:`uuid.UUID`
-    becomes its string, dates and times their ``isoformat()`` text, bytes-like
-    values base64 text in JSON and bin in msgpack, tuples and sets arrays.
+    becomes its string, anything with an ``isoformat()`` method (dates, times)
+    its text, bytes-like values base64 text in JSON and bin in msgpack, any
+    other mapping an object, and tuples, sets, ``deque``, ``range`` and other
+    sequences and sets arrays.
 
     :raises ValueError: for any other content type, or a value that cannot be
         encoded (the message names the type)
@@ -231,6 +257,11 @@ def encode_body(value: Any, content_type: Optional[ContentTypeLike]) -> bytes:
             return json_dumps(value)
         if fmt == "msgpack":
             return msgpack_packb(value)
+    except RecursionError as error:  # nested too deep, or circular
+        raise ValueError(
+            f"cannot serialize the request body as {content_type}: it is nested too deeply "
+            "(or refers to itself)"
+        ) from error
     except (TypeError, ValueError, OverflowError, umsgpack.PackException) as error:
         raise ValueError(f"cannot serialize the request body as {content_type}: {error}") from error
     raise ValueError(

@@ -1,93 +1,59 @@
-"""``HTTPClientMixin``: ``AsyncHTTPClient.fetch`` in a retry loop."""
+"""``HTTPClientMixin``: ``AsyncHTTPClient.fetch`` in a retry loop.
+
+``http_fetch`` reads as the algorithm: resolve the call's options once
+(:mod:`sprockets_http._options` checks them), then loop: send an attempt
+(:mod:`sprockets_http._transport`), ask the :class:`RetryPolicy` for the next
+step, emit what happened (:mod:`sprockets_http.events`; logging is one of the
+subscribers), wait.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import os
-import time
-from typing import Any, Collection, Dict, Mapping, Optional, Tuple, Union
+from typing import (
+    Any,
+    Collection,
+    Dict,
+    Mapping,
+    MutableMapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 from tornado import httpclient
 
-from sprockets_http import content
+from sprockets_http import _clock, _options, _transport, content
 from sprockets_http._headers import find_header, header_value
-from sprockets_http._log import LOGGER, describe_outcome, redact_url, secrets_of
-from sprockets_http._redirects import fetch_following_redirects
+from sprockets_http._logging import log_event
 from sprockets_http._version import __version__
+from sprockets_http.events import (
+    AttemptEnded,
+    AttemptStarted,
+    Call,
+    CallEnded,
+    CallStarted,
+    RetryDecided,
+    Subscriber,
+    WaitStarted,
+    _add_builtin,
+    dispatch_for,
+    emit,
+)
 from sprockets_http.response import HTTPResponse
-from sprockets_http.retry import Decision, RetryBudget, RetryPolicy
+from sprockets_http.retry import IDEMPOTENT_METHODS, Reason, RetryBudget, RetryPolicy
 
 __all__ = ["DEFAULT_USER_AGENT", "HTTPClientMixin"]
 
 #: The User-Agent sent when nothing more specific is known.
 DEFAULT_USER_AGENT = f"sprockets.mixins.http/{__version__}"
 
+_add_builtin(log_event)
 
-def _client() -> httpclient.AsyncHTTPClient:
-    """The IOLoop's AsyncHTTPClient, with ``HTTP_MAX_CLIENTS`` applied.
-
-    The simple client reads ``max_clients`` on every request; the curl client
-    sizes its pool when it is created, so there the variable counts only when
-    this creates the IOLoop's client (the first call on that loop, unless the
-    application made one before).
-    """
-    text = os.environ.get("HTTP_MAX_CLIENTS")
-    if not text:
-        return httpclient.AsyncHTTPClient()
-    try:
-        max_clients = int(text)
-    except ValueError:
-        max_clients = 0
-    if max_clients < 1:
-        LOGGER.warning("Ignoring HTTP_MAX_CLIENTS=%r: not a positive integer", text)
-        return httpclient.AsyncHTTPClient()
-    client = httpclient.AsyncHTTPClient(max_clients=max_clients)
-    client.max_clients = max_clients  # type: ignore[attr-defined]
-    return client
-
-
-class _CallLog:
-    """Writes the log lines of one call.
-
-    Every line starts with the method and the URL, its password redacted;
-    exception texts are scrubbed of the request's credentials. Nothing of
-    this is worked out for a call that succeeds at once.
-    """
-
-    __slots__ = ("attempts", "auth_password", "headers", "method", "url")
-
-    def __init__(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        auth_password: Optional[str],
-        attempts: int,
-    ) -> None:
-        self.method = method
-        self.url = url
-        self.headers = headers
-        self.auth_password = auth_password
-        self.attempts = attempts
-
-    def attempt(self, number: int) -> None:
-        if LOGGER.isEnabledFor(logging.DEBUG):
-            LOGGER.debug(
-                "%s %s (attempt %d of %d)", self.method, redact_url(self.url), number,
-                self.attempts,
-            )
-
-    def warning(self, message: str, *args: Any) -> None:
-        """Log ``"METHOD URL" + message`` at WARNING."""
-        LOGGER.warning("%s %s" + message, self.method, redact_url(self.url), *args)
-
-    def describe(self, outcome: Any) -> str:
-        """``"503 Service Unavailable"``, or an exception's type and text
-        without credentials."""
-        if isinstance(outcome, httpclient.HTTPResponse):
-            return describe_outcome(outcome)
-        return describe_outcome(outcome, secrets_of(self.url, self.headers, self.auth_password))
+# Policies built from the same options are the same value: built (and their
+# options checked) once, then reused by every call with those options.
+_policies: Dict[Tuple[Any, ...], RetryPolicy] = {}
 
 
 class HTTPClientMixin:
@@ -119,6 +85,9 @@ class HTTPClientMixin:
     RETRY_METHODS: Optional[Collection[str]] = None
     #: A :class:`~sprockets_http.RetryBudget` shared by calls; ``None``: none.
     RETRY_BUDGET: Optional[RetryBudget] = None
+    #: Subscribers to the events of this class's calls, after the built-in
+    #: and the process-wide ones (see :mod:`sprockets_http.events`).
+    HTTP_EVENT_SUBSCRIBERS: Sequence[Subscriber] = ()
 
     simplify_error_response: bool
 
@@ -148,12 +117,13 @@ class HTTPClientMixin:
         user_agent: Optional[str] = None,
         validate_cert: bool = True,
         allow_nonstandard_methods: bool = False,
-        dont_retry: Optional[Collection[int]] = None,
+        dont_retry: Union[int, Collection[int], None] = None,
         *,
         max_retry_timeout: Optional[float] = None,
         retry_jitter: Optional[bool] = None,
         total_timeout: Optional[float] = None,
-        retry_methods: Optional[Collection[str]] = None,
+        retry_methods: Union[str, Collection[str], None] = None,
+        retry_policy: Optional[RetryPolicy] = None,
         **kwargs: Any,
     ) -> HTTPResponse:
         """Perform a HTTP request.
@@ -161,23 +131,39 @@ class HTTPClientMixin:
         Will retry up to *max_http_attempts* times with an exponentially
         increasing sleep time starting with *retry_timeout* seconds. If a
         ``Retry-After`` header is included in a response, then it overrides
-        the calculated sleep time. Never raises for a status or a connection
-        failure: read :attr:`HTTPResponse.ok`.
+        the calculated sleep time. Never raises for anything the server or
+        the network does (a status, a refused or reset connection, a timeout,
+        a response the client cannot read): read :attr:`HTTPResponse.ok`.
+        Mistakes in the arguments raise before anything is sent.
 
-        :param url: the URL for the request (any object whose ``str()`` is it)
-        :param method: the HTTP request method, defaults to ``GET``
-        :param request_headers: headers to include in the request; the dict
-            is copied, never changed
+        Cancelling the task that awaits ``http_fetch`` raises
+        :exc:`asyncio.CancelledError` at once. The curl client's transfer is
+        then aborted and its slot freed; tornado's simple client offers no way
+        to stop a request it has started, which keeps one of the client's
+        ``max_clients`` slots (10 by default, see ``HTTP_MAX_CLIENTS``) until
+        it ends or its *request_timeout* passes. Where calls are cancelled
+        often (a caller's own timeout), keep *request_timeout* short or use
+        the curl client.
+
+        :param url: the URL for the request: an absolute ``http`` or ``https``
+            URL with a host (a str, or any object whose ``str()`` is it)
+        :param method: the HTTP request method, defaults to ``GET``; one of
+            GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS (case-sensitive)
+            unless *allow_nonstandard_methods*
+        :param request_headers: headers to include in the request (a dict,
+            or a :class:`tornado.httputil.HTTPHeaders` whose repeated headers
+            are sent repeated); copied, never changed
         :param body: the request body: str and bytes go as they are, other
             values (dicts, lists, ...) are encoded by the Content-Type
         :param content_type: the Content-Type for a request body, defaults to
             ``application/msgpack``
         :param follow_redirects: follow HTTP redirects when received. They are
             followed by sprockets_http, alike with every client: credentials
-            (``auth_username``/``auth_password``, the ``Authorization`` and
-            ``Cookie`` headers, URL userinfo) are dropped on a redirect to
-            another origin, the deadline covers every hop, and a redirect
-            that cannot be followed returns its 3xx response
+            (``auth_username``/``auth_password``, the ``Authorization``,
+            ``Proxy-Authorization`` and ``Cookie`` headers, URL userinfo) are
+            dropped on a redirect to another origin, the deadline covers every
+            hop, and a redirect that cannot be followed returns its 3xx
+            response
         :param max_redirects: maximum number of redirects to follow, default
             :attr:`MAX_REDIRECTS` (5)
         :param connect_timeout: timeout for the connection in seconds, default
@@ -194,61 +180,124 @@ class HTTPClientMixin:
         :param user_agent: the User-Agent header; see :meth:`_http_req_user_agent`
             for the default
         :param validate_cert: for HTTPS requests, validate the server's
-            certificate? Default is True
+            certificate? Default is True. A certificate that fails
+            verification is not retried.
         :param allow_nonstandard_methods: allow methods that don't adhere to
             the HTTP spec
-        :param dont_retry: status codes that end the call without a retry.
-            Default: none
+        :param dont_retry: status codes that end the call without a retry: one
+            int or a collection of them. Default: none
         :param max_retry_timeout: a cap on each backoff wait in seconds,
             default :attr:`MAX_RETRY_TIMEOUT` (none)
         :param retry_jitter: draw each backoff wait from ``[0, wait]``,
             default :attr:`RETRY_JITTER` (False); Retry-After waits are kept
         :param total_timeout: a deadline in seconds for the whole call,
             default :attr:`DEFAULT_TOTAL_TIMEOUT` (none)
-        :param retry_methods: methods retried after a 5xx or connection error,
-            default :attr:`RETRY_METHODS` (all); 423 and 429 always retry
+        :param retry_methods: methods retried after a 5xx or an exception, one
+            str or a collection, default :attr:`RETRY_METHODS` (all); 423 and
+            429 always retry. With the curl client, a request whose method is
+            not retried goes out on a new connection, so libcurl never sends
+            it twice
+        :param retry_policy: a :class:`~sprockets_http.RetryPolicy` to use
+            instead of the one built from *retry_timeout*,
+            *max_http_attempts*, *dont_retry*, *max_retry_timeout*,
+            *retry_jitter* and *retry_methods* (which may then not be given)
         :param kwargs: passed to :meth:`tornado.httpclient.AsyncHTTPClient.fetch`
         :rtype: HTTPResponse
         :raises RuntimeError: if the ``raise_error`` keyword argument is given
-        :raises ValueError: if *max_http_attempts* is below 1, or *body* cannot
-            be encoded for its Content-Type; no request is sent
+        :raises ValueError: for an argument out of its range (a timeout that
+            is not a finite number > 0, *max_http_attempts* that is not an int
+            >= 1, a URL that is not absolute http(s), a method or header that
+            cannot be sent, a body that cannot be encoded for its
+            Content-Type, ...); the message never includes a credential, and
+            no request is sent
+        :raises TypeError: for a keyword argument ``fetch`` does not take
         """
         if "raise_error" in kwargs:
             raise RuntimeError(
                 "raise_error is not supported: http_fetch never raises for a "
                 "response; read HTTPResponse.ok and .code instead"
             )
-        attempts = self.MAX_HTTP_RETRIES if max_http_attempts is None else max_http_attempts
-        if attempts < 1:
-            raise ValueError(f"max_http_attempts must be at least 1, not {attempts!r}")
-        if connect_timeout is None:
-            connect_timeout = self.DEFAULT_CONNECT_TIMEOUT
-        if request_timeout is None:
-            request_timeout = self.DEFAULT_REQUEST_TIMEOUT
-        if total_timeout is None:
-            total_timeout = self.DEFAULT_TOTAL_TIMEOUT
-        policy = RetryPolicy(
-            max_attempts=attempts,
-            retry_timeout=self.DEFAULT_RETRY_TIMEOUT if retry_timeout is None else retry_timeout,
-            request_timeout=request_timeout,
-            dont_retry=dont_retry or (),
-            max_retry_timeout=(
-                self.MAX_RETRY_TIMEOUT if max_retry_timeout is None else max_retry_timeout
-            ),
-            jitter=self.RETRY_JITTER if retry_jitter is None else retry_jitter,
-            retry_methods=self.RETRY_METHODS if retry_methods is None else retry_methods,
+        # --- resolve the call's options, once; nothing is sent before this ends
+        url = _options.url(url)
+        method = _options.method(method, allow_nonstandard_methods)
+        connect_timeout = _options.seconds(
+            self.DEFAULT_CONNECT_TIMEOUT if connect_timeout is None else connect_timeout,
+            "connect_timeout",
         )
-        budget = self.RETRY_BUDGET
-
-        url = str(url)
+        request_timeout = _options.seconds(
+            self.DEFAULT_REQUEST_TIMEOUT if request_timeout is None else request_timeout,
+            "request_timeout",
+        )
+        assert connect_timeout is not None and request_timeout is not None
+        total_timeout = _options.seconds(
+            self.DEFAULT_TOTAL_TIMEOUT if total_timeout is None else total_timeout,
+            "total_timeout",
+            optional=True,
+        )
+        policy = _options.retry_policy(
+            retry_policy,
+            [
+                name
+                for name, value in (
+                    ("retry_timeout", retry_timeout),
+                    ("max_http_attempts", max_http_attempts),
+                    ("dont_retry", dont_retry),
+                    ("max_retry_timeout", max_retry_timeout),
+                    ("retry_jitter", retry_jitter),
+                    ("retry_methods", retry_methods),
+                )
+                if value is not None
+            ]
+            if retry_policy is not None
+            else (),
+        ) or self._http_retry_policy(
+            request_timeout,
+            retry_timeout,
+            max_http_attempts,
+            dont_retry,
+            max_retry_timeout,
+            retry_jitter,
+            retry_methods,
+        )
+        redirects = (
+            _options.count(
+                self.MAX_REDIRECTS if max_redirects is None else max_redirects, "max_redirects"
+            )
+            if follow_redirects
+            else None
+        )
+        auth_username = _options.credential(auth_username, "auth_username")
+        auth_password = _options.credential(auth_password, "auth_password")
         headers = self._http_req_apply_default_headers(request_headers, content_type, body)
-        user_agent_key = find_header(headers, "User-Agent") or "User-Agent"
+        user_agent_key = find_header(headers, "User-Agent")
         if user_agent:
-            headers[user_agent_key] = user_agent
-        content_type_key = None if body is None else find_header(headers, "Content-Type")
-        payload = self._http_req_body_serialize(
-            body, headers[content_type_key] if content_type_key else None
+            headers[user_agent_key or "User-Agent"] = user_agent
+        elif user_agent_key is None:  # an override that did not call super()
+            headers["User-Agent"] = self._http_req_user_agent()
+        payload = None
+        if body is not None:
+            content_type_key = find_header(headers, "Content-Type")
+            payload = self._http_req_body_serialize(
+                body, str(headers[content_type_key]) if content_type_key else str(content_type)
+            )
+        _options.check_headers(headers)
+        client = _transport.client()
+        curl = _transport.is_curl(client)
+        _options.client_options(kwargs, curl)
+        _options.body_matches_method(
+            method,
+            payload is not None or kwargs.get("body_producer") is not None,
+            allow_nonstandard_methods,
+            curl,
         )
+        if curl and (
+            not policy.retries(method)
+            or (policy.max_attempts == 1 and method not in IDEMPOTENT_METHODS)
+        ):
+            # The caller said this request must not be sent twice.
+            kwargs["prepare_curl_callback"] = _transport.fresh_connection(
+                kwargs.get("prepare_curl_callback")
+            )
         # The arguments every attempt passes to fetch; a retry replaces the
         # headers and body, a deadline the timeouts.
         fetch_args: Dict[str, Any] = dict(
@@ -259,127 +308,170 @@ class HTTPClientMixin:
             request_timeout=request_timeout,
             auth_username=auth_username,
             auth_password=auth_password,
-            user_agent=headers.get(user_agent_key),
             validate_cert=validate_cert,
             allow_nonstandard_methods=allow_nonstandard_methods,
-            raise_error=False,
             **kwargs,
         )
-        redirects = self.MAX_REDIRECTS if max_redirects is None else max_redirects
-        client = _client()
-        log = _CallLog(method, url, headers, auth_password, attempts)
+        # A keyword fetch does not take raises TypeError here, before sending.
+        httpclient.HTTPRequest(url, **fetch_args)
+        sender = _transport.Attempt(client, redirects)
+        budget = self.RETRY_BUDGET
+        started = _clock.now()
+        deadline = None if total_timeout is None else started + total_timeout
         response = HTTPResponse(
             simplify_error_response=getattr(self, "simplify_error_response", True)
         )
-        deadline = None if total_timeout is None else time.monotonic() + total_timeout
+        response._start = started
+        call = Call(method, url, policy.max_attempts, started, self, headers, auth_password)
+        subscribers = dispatch_for(self.HTTP_EVENT_SUBSCRIBERS)
+
+        # --- the loop: attempt, ask the policy, emit, wait
+        if subscribers.call_started:
+            emit(subscribers.call_started, CallStarted(call))
         if budget is not None:
             budget.record_first_attempt()
-
-        outcome: Any = None  # the last attempt's response or exception
-        for attempt in range(attempts):
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    log.warning(
-                        ": the %ss deadline passed before attempt %d of %d",
-                        total_timeout, attempt + 1, attempts,
+        number, reason = 1, Reason.CANCELLED
+        try:
+            while True:
+                if subscribers.attempt_started:
+                    emit(subscribers.attempt_started, AttemptStarted(call, number, headers))
+                attempt_started = _clock.now()
+                if deadline is not None:  # each attempt gets the time left
+                    left = max(deadline - attempt_started, 0.001)
+                    fetch_args["connect_timeout"] = min(connect_timeout, left)
+                    fetch_args["request_timeout"] = min(request_timeout, left)
+                outcome = await sender.send(url, fetch_args, deadline, _clock.now)
+                now = _clock.now()
+                if isinstance(outcome, Exception):
+                    response.append_exception(outcome)
+                    ended = AttemptEnded(
+                        call, number, None, outcome, now - attempt_started, None
                     )
-                    break
-                fetch_args["connect_timeout"] = min(connect_timeout, remaining)
-                fetch_args["request_timeout"] = min(request_timeout, remaining)
-            if attempt:  # after the deadline check: a hook may sign the request
-                url, headers, payload = self._http_req_modify_for_retry(
-                    response, attempt, url, headers, payload
-                )
-                fetch_args["headers"], fetch_args["body"] = headers, payload
-                log.url, log.headers = url, headers
-            log.attempt(attempt + 1)
-            try:
-                if follow_redirects:
-                    outcome = await fetch_following_redirects(
-                        client, url, redirects, fetch_args, deadline
+                    step = policy.next_step(
+                        method, number, error=outcome, now=now, deadline=deadline,
+                        budget=budget,
                     )
                 else:
-                    outcome = await client.fetch(url, follow_redirects=False, **fetch_args)
-            except (OSError, httpclient.HTTPClientError) as error:
-                outcome = error
-                response.append_exception(error)
-                decision = policy.decide(method, None)
-            else:
-                response.append_response(outcome)
-                decision = policy.decide(method, outcome.code)
-            if decision is Decision.SUCCESS or not await self._http_resp_wait_to_retry(
-                response, outcome, decision, policy, budget, deadline, attempt, log
-            ):
-                break
-
-        response.finish()
-        if not response.ok:
-            log.warning(
-                " failed after %d attempt(s): %s",
-                response.attempts,
-                "no attempt was made" if outcome is None else log.describe(outcome),
-            )
+                    response.append_response(outcome)
+                    ended = AttemptEnded(
+                        call, number, outcome.code, None, now - attempt_started, outcome
+                    )
+                    step = policy.next_step(
+                        method,
+                        number,
+                        status=outcome.code,
+                        retry_after=header_value(outcome.headers, "Retry-After")
+                        if outcome.code >= 400
+                        else None,
+                        now=now,
+                        deadline=deadline,
+                        budget=budget,
+                    )
+                if subscribers.attempt_ended:
+                    emit(subscribers.attempt_ended, ended)
+                wait = step.wait
+                if subscribers.retry_decided:
+                    emit(
+                        subscribers.retry_decided,
+                        RetryDecided(
+                            call,
+                            ended,
+                            step.retry,
+                            step.reason,
+                            None if wait is None else wait.seconds,
+                            None if wait is None else wait.source,
+                        ),
+                    )
+                if not step.retry or wait is None:
+                    reason = step.reason
+                    break
+                response.append_wait(wait.seconds)
+                if subscribers.wait_started:
+                    emit(
+                        subscribers.wait_started,
+                        WaitStarted(call, number + 1, wait.seconds, wait.source, _clock.instant()),
+                    )
+                await _clock.wait(wait.seconds)
+                if deadline is not None and _clock.now() >= deadline:
+                    # The wait fit when it began, but a busy event loop woke
+                    # us late: no attempt starts after the deadline.
+                    reason = Reason.DEADLINE
+                    if subscribers.retry_decided:
+                        emit(
+                            subscribers.retry_decided,
+                            RetryDecided(call, ended, False, reason, None, None),
+                        )
+                    break
+                number += 1
+                # After the wait, so a hook that signs the request signs it
+                # for the moment it is sent.
+                url, headers, payload = self._http_req_modify_for_retry(
+                    response, number - 1, url, headers, payload
+                )
+                fetch_args["headers"], fetch_args["body"] = headers, payload
+                call._moved(url, headers)
+        except asyncio.CancelledError:
+            sender.release()
+            raise
+        finally:
+            response.finish(_clock.now())
+            if subscribers.call_ended:
+                emit(
+                    subscribers.call_ended,
+                    CallEnded(call, response, reason, response.duration),
+                )
         return response
 
-    async def _http_resp_wait_to_retry(
+    def _http_retry_policy(
         self,
-        response: HTTPResponse,
-        outcome: Any,
-        decision: Decision,
-        policy: RetryPolicy,
-        budget: Optional[RetryBudget],
-        deadline: Optional[float],
-        attempt: int,
-        log: _CallLog,
-    ) -> bool:
-        """Log a failed attempt and sleep before the next; False ends the call."""
-        number, attempts = attempt + 1, policy.max_attempts
-        described = log.describe(outcome)
-        if decision is not Decision.RETRY:
-            log.warning(
-                ": attempt %d of %d failed, not retried: %s", number, attempts, described
-            )
-            return False
-        if number >= attempts:
-            log.warning(
-                ": attempt %d of %d failed, no attempts left: %s", number, attempts, described
-            )
-            return False
-        retry_after = (
-            header_value(outcome.headers, "Retry-After")
-            if isinstance(outcome, httpclient.HTTPResponse)
-            else None
+        request_timeout: float,
+        retry_timeout: Optional[float],
+        max_http_attempts: Optional[int],
+        dont_retry: Union[int, Collection[int], None],
+        max_retry_timeout: Optional[float],
+        retry_jitter: Optional[bool],
+        retry_methods: Union[str, Collection[str], None],
+    ) -> RetryPolicy:
+        """The policy for a call's options, each left at None taking the
+        class's default; checked and built once per distinct set."""
+        options = (
+            self.MAX_HTTP_RETRIES if max_http_attempts is None else max_http_attempts,
+            self.DEFAULT_RETRY_TIMEOUT if retry_timeout is None else retry_timeout,
+            request_timeout,
+            dont_retry,
+            self.MAX_RETRY_TIMEOUT if max_retry_timeout is None else max_retry_timeout,
+            self.RETRY_JITTER if retry_jitter is None else retry_jitter,
+            self.RETRY_METHODS if retry_methods is None else retry_methods,
         )
-        wait = policy.wait(number, retry_after)
-        if deadline is not None and time.monotonic() + wait.seconds >= deadline:
-            log.warning(
-                ": attempt %d of %d failed (%s); a %.3fs wait would cross the "
-                "call's deadline, giving up",
-                number, attempts, described, wait.seconds,
-            )
-            return False
-        if budget is not None and not budget.try_retry():
-            log.warning(
-                ": attempt %d of %d failed (%s); the retry budget refuses a retry",
-                number, attempts, described,
-            )
-            return False
-        log.warning(
-            ": attempt %d of %d failed, retrying in %.3fs: %s",
-            number, attempts, wait.seconds, described,
+        # The types are part of the key: True == 1, and True is not a count.
+        key = (*options, *map(type, options))
+        try:
+            return _policies[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable option (a set): build, don't keep
+            key = ()
+        policy = RetryPolicy(
+            max_attempts=options[0],
+            retry_timeout=options[1],
+            request_timeout=options[2],
+            dont_retry=options[3],
+            max_retry_timeout=options[4],
+            jitter=options[5],
+            retry_methods=options[6],
         )
-        response.append_wait(wait.seconds)
-        # asyncio.sleep is looked up at call time so tests can patch it.
-        await asyncio.sleep(wait.seconds)
-        return True
+        if key:
+            if len(_policies) >= 512:  # bounded: options seldom vary
+                _policies.clear()
+            _policies[key] = policy
+        return policy
 
     def _http_req_apply_default_headers(
         self,
         request_headers: Optional[Mapping[str, str]],
         content_type: content.ContentTypeLike,
         body: Any,
-    ) -> Dict[str, str]:
+    ) -> MutableMapping[str, str]:
         """Set default values for common HTTP request headers.
 
         Works on a copy: *request_headers* is never changed, and a header it
@@ -393,9 +485,11 @@ class HTTPClientMixin:
         :param content_type: the mime-type used in the request/response
             (an :class:`ietfparse.datastructures.ContentType` or str)
         :param body: the request body
+        :returns: a dict, or a :class:`tornado.httputil.HTTPHeaders` (which
+            keeps repeated headers) when *request_headers* is one
         :rtype: dict
         """
-        headers: Dict[str, str] = dict(request_headers or {})
+        headers: MutableMapping[str, str] = _options.copy_headers(request_headers)
         present = {name.lower() for name in headers}  # one pass, any letter case
         if "accept" not in present:
             headers["Accept"] = content.DEFAULT_ACCEPT
@@ -425,15 +519,16 @@ class HTTPClientMixin:
         return None
 
     def _http_req_body_serialize(
-        self, body: Any, content_type: Optional[content.ContentTypeLike]
+        self, body: Any, content_type: content.ContentTypeLike
     ) -> Union[bytes, str, None]:
         """Conditionally serialize the request body value if mime_type is set
         and it's serializable.
 
-        ``None``, str and bytes are returned as they are (bytearray and
-        memoryview as bytes); any other value is encoded by *content_type*:
-        JSON for ``application/json`` and ``+json``, msgpack for
-        ``application/msgpack`` and ``+msgpack``.
+        Called only for a request with a body, with the request's
+        ``Content-Type`` header value (a str). str and bytes are returned as
+        they are (bytearray and memoryview as bytes); any other value is
+        encoded by *content_type*: JSON for ``application/json`` and
+        ``+json``, msgpack for ``application/msgpack`` and ``+msgpack``.
 
         :param body: the request body
         :param content_type: the content type for the request body
@@ -479,9 +574,9 @@ class HTTPClientMixin:
         response: HTTPResponse,
         attempt: int,
         url: str,
-        headers: Dict[str, str],
+        headers: MutableMapping[str, str],
         body: Any,
-    ) -> Tuple[str, Dict[str, str], Any]:
+    ) -> Tuple[str, MutableMapping[str, str], Any]:
         """Implement this method to modify the request on each attempt.
 
         Called before every attempt after the first, after the wait. The

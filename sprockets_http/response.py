@@ -29,7 +29,10 @@ class HTTPResponse:
         whole body
     """
 
+    # __dict__ too: callers and test doubles attach attributes of their own,
+    # as they could to 2.6.0's HTTPResponse.
     __slots__ = (
+        "__dict__",
         "_decoded",
         "_decoded_from",
         "_exceptions",
@@ -62,20 +65,9 @@ class HTTPResponse:
     # --- recording (used by http_fetch) ---------------------------------
 
     def append_response(self, response: httpclient.HTTPResponse) -> None:
-        """Record a response received for an attempt.
-
-        A ``Warning`` header on it is logged at WARNING, once.
-        """
+        """Record a response received for an attempt."""
         self._responses.append(response)
         self._outcomes.append(response)
-        warning = header_value(response.headers, "Warning")
-        if warning:
-            LOGGER.warning(
-                "Warning header in the %s response from %s: %s",
-                response.code,
-                redact_url(response.effective_url),
-                warning,
-            )
 
     def append_exception(self, error: BaseException) -> None:
         """Record an exception raised by an attempt."""
@@ -86,10 +78,14 @@ class HTTPResponse:
         """Record the wait, in seconds, before the next attempt."""
         self._waits.append(seconds)
 
-    def finish(self) -> None:
-        """Stop the clock: :attr:`duration` no longer grows."""
+    def finish(self, at: Optional[float] = None) -> None:
+        """Stop the clock: :attr:`duration` no longer grows.
+
+        :param at: the end, on the clock the start was taken from
+            (:func:`time.monotonic` unless ``http_fetch`` set it); now by default
+        """
         if self._finish is None:
-            self._finish = time.monotonic()
+            self._finish = time.monotonic() if at is None else at
 
     # --- what callers read -----------------------------------------------
 

@@ -12,27 +12,31 @@ Neither needs a test framework; both work with pytest, pytest-tornasync and
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
-import sys
 from typing import Any, Iterator, List, Tuple
 
 from tornado import httpserver, web
 
-__all__ = ["instant_retries", "serve_loopback"]
+from sprockets_http import _clock
+from sprockets_http.events import WaitStarted, subscribe, unsubscribe
+
+__all__ = ["advance_clock", "instant_retries", "serve_loopback"]
 
 
 @contextlib.contextmanager
 def instant_retries() -> Iterator[List[float]]:
     """Make ``http_fetch``'s waits before a retry instant, while in the block.
 
-    Yields the list of the waits, in seconds, that ``http_fetch`` asked for.
-    ``http_fetch`` waits with ``await asyncio.sleep(seconds)``, looked up on
-    :mod:`asyncio` at call time; inside the block that function is replaced
-    by one that returns at once for sprockets_http's own waits and sleeps as
-    usual for everybody else (a slow fake upstream, say). Not thread-safe:
-    it patches the :mod:`asyncio` module for the whole process.
+    Yields the list of the waits, in seconds, that ``http_fetch`` asked for,
+    in order. This is a testing mode that the retry loop itself consults
+    (nothing is patched): a wait returns at once, after yielding to the
+    event loop once, and moves the clock ``http_fetch`` reads forward by its
+    length, so a ``total_timeout`` deadline and ``HTTPResponse.duration``
+    behave as if the time had passed. Other code's ``asyncio.sleep`` (a slow
+    fake upstream, say) sleeps as usual. The mode is process-wide, like the
+    IOLoop's HTTP client: it reaches calls made by handlers under test in
+    tasks the test did not create. Blocks may nest.
 
     ::
 
@@ -41,21 +45,29 @@ def instant_retries() -> Iterator[List[float]]:
         assert waits == [3.0, 6.0]
     """
     waits: List[float] = []
-    real_sleep = asyncio.sleep
 
-    async def sleep(delay: float, result: Any = None) -> Any:
-        # The awaiting frame tells a retry wait from anybody else's sleep.
-        caller = sys._getframe(1).f_globals.get("__name__", "")
-        if caller == "sprockets_http.mixin":
-            waits.append(delay)
-            delay = 0
-        return await real_sleep(delay, result)
+    def record(event: Any) -> None:
+        waits.append(event.seconds)
 
-    asyncio.sleep = sleep
+    record.event_types = (WaitStarted,)  # type: ignore[attr-defined]
+    _clock.enter_testing_mode()
+    subscribe(record)
     try:
         yield waits
     finally:
-        asyncio.sleep = real_sleep
+        unsubscribe(record)
+        _clock.leave_testing_mode()
+
+
+def advance_clock(seconds: float) -> None:
+    """Move the clock ``http_fetch`` reads forward by *seconds*, inside an
+    :func:`instant_retries` block: a test of ``total_timeout`` can make the
+    deadline pass at a chosen moment (from a fake upstream's handler, say)
+    without waiting for it.
+
+    :raises RuntimeError: outside an :func:`instant_retries` block
+    """
+    _clock.advance(seconds)
 
 
 def serve_loopback(

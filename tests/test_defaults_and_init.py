@@ -48,8 +48,19 @@ def captured(monkeypatch):
     seen: list = []
     real_fetch = httpclient.AsyncHTTPClient.fetch
 
+    options = (
+        "connect_timeout",
+        "request_timeout",
+        "follow_redirects",
+        "validate_cert",
+        "allow_nonstandard_methods",
+    )
+
     def spy(self, request, *args, **kwargs):
-        seen.append(kwargs)
+        if isinstance(request, httpclient.HTTPRequest):
+            seen.append({name: getattr(request, name) for name in options})
+        else:
+            seen.append(kwargs)
         return real_fetch(self, request, *args, **kwargs)
 
     monkeypatch.setattr(httpclient.AsyncHTTPClient, "fetch", spy)

@@ -1,6 +1,6 @@
-"""Logging (point 12): a debug line per attempt, a warning per failed attempt
-and on final failure, all through ``sprockets_http.LOGGER``, and no
-credential in any log record."""
+"""Logging: one line per attempt at the level of the documented table
+(``sprockets_http._logging``), all through ``sprockets_http.LOGGER`` with
+structured fields, and no credential in any log record."""
 
 from __future__ import annotations
 
@@ -72,55 +72,63 @@ def test_logger_is_exported():
     assert sprockets_http.LOGGER.name.split(".")[0] == "sprockets_http"
 
 
-async def test_debug_line_per_attempt_and_warnings_on_failure(upstream, caller, sleeps, logs):
+async def test_one_line_per_attempt_warnings_for_each_failure(upstream, caller, sleeps, logs):
     url = upstream((503, {})) + "/items"
     response = await caller.http_fetch(url)
     assert response.attempts == 3
-    debug = [r.getMessage() for r in ours(logs, logging.DEBUG)]
-    for n in (1, 2, 3):
-        assert sum(f"attempt {n} of 3" in m for m in debug) == 1
-    assert all("GET" in m and url in m for m in debug)
-    assert len(debug) == 3
-
-    warnings = [r.getMessage() for r in ours(logs, logging.WARNING)]
-    for n in (1, 2, 3):
-        matching = [m for m in warnings if f"attempt {n} of 3" in m]
-        assert matching, f"no warning for attempt {n}: {warnings}"
-        assert all("GET" in m and url in m and "503" in m for m in matching)
-    # and one more on the final failure
-    assert len(warnings) >= 4
-    final = warnings[-1]
-    assert "GET" in final and url in final and "503" in final
-    assert all(r.name == sprockets_http.LOGGER.name or r.name.startswith(
-        sprockets_http.LOGGER.name + ".") for r in ours(logs))
+    records = ours(logs)
+    # one line per attempt, each naming it, all WARNING: two retries and the
+    # last attempt that leaves no answer
+    assert [r.levelno for r in records] == [logging.WARNING] * 3
+    messages = [r.getMessage() for r in records]
+    for n, message in enumerate(messages, 1):
+        assert f"attempt {n} of 3" in message
+        assert message.startswith(f"GET {url}: ")
+        assert "503 Service Unavailable" in message
+    assert "retrying in 3.000 s" in messages[0] and "retrying in 6.000 s" in messages[1]
+    assert "no attempts left" in messages[2]
+    assert [r.reason for r in records] == ["retryable_status"] * 2 + ["attempts_exhausted"]
 
 
-async def test_success_logs_no_warning(upstream, caller, sleeps, logs):
+async def test_success_is_one_debug_line(upstream, caller, sleeps, logs):
     url = upstream((200, {})) + "/"
     await caller.http_fetch(url, method="POST", body=b"x")
-    assert ours(logs, logging.WARNING) == []
-    (debug,) = [r.getMessage() for r in ours(logs, logging.DEBUG)]
-    assert "POST" in debug and url in debug and "attempt 1 of 3" in debug
+    (record,) = ours(logs)
+    assert record.levelno == logging.DEBUG
+    message = record.getMessage()
+    assert message.startswith(f"POST {url}: 200 OK on attempt 1 of 3")
 
 
-async def test_retried_then_successful_warns_for_the_failed_attempt_only(
-    upstream, caller, sleeps, logs
-):
+async def test_success_after_a_retry_is_info(upstream, caller, sleeps, logs):
     url = upstream((429, {}), (200, {})) + "/"
     response = await caller.http_fetch(url, method="DELETE")
     assert response.ok
-    warnings = [r.getMessage() for r in ours(logs, logging.WARNING)]
-    assert len(warnings) == 1
-    assert "DELETE" in warnings[0] and "attempt 1 of 3" in warnings[0] and "429" in warnings[0]
-    assert len(ours(logs, logging.DEBUG)) == 2
+    warning, info = ours(logs)
+    assert warning.levelno == logging.WARNING and info.levelno == logging.INFO
+    assert "DELETE" in warning.getMessage() and "attempt 1 of 3" in warning.getMessage()
+    assert "429" in warning.getMessage()
+    assert "200 OK on attempt 2 of 3" in info.getMessage()
 
 
-async def test_final_client_error_is_logged(upstream, caller, sleeps, logs):
-    url = upstream((404, {})) + "/missing"
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])
+async def test_a_4xx_is_an_answer_logged_at_debug(upstream, caller, sleeps, logs, status):
+    url = upstream((status, {})) + "/missing"
     response = await caller.http_fetch(url)
-    assert response.code == 404
-    warnings = [r.getMessage() for r in ours(logs, logging.WARNING)]
-    assert any("attempt 1 of 3" in m and "404" in m and url in m for m in warnings)
+    assert response.code == status
+    (record,) = ours(logs)
+    assert record.levelno == logging.DEBUG
+    assert f"{status} " in record.getMessage() and url in record.getMessage()
+    assert record.reason == "final_status"
+
+
+@pytest.mark.parametrize("status, level", [(404, logging.DEBUG), (503, logging.WARNING)])
+async def test_dont_retry_logs_a_5xx_as_a_warning_and_a_4xx_at_debug(
+    upstream, caller, sleeps, logs, status, level
+):
+    url = upstream((status, {})) + "/"
+    await caller.http_fetch(url, dont_retry=[status])
+    (record,) = ours(logs)
+    assert record.levelno == level and record.reason == "dont_retry"
 
 
 async def test_exceptions_are_named_in_warnings(caller, sleeps, logs, client_kind):
@@ -128,12 +136,35 @@ async def test_exceptions_are_named_in_warnings(caller, sleeps, logs, client_kin
     response = await caller.http_fetch(url, max_http_attempts=2)
     assert len(response.exceptions) == 2
     error = response.exceptions[-1]
-    warnings = [r.getMessage() for r in ours(logs, logging.WARNING)]
-    for n in (1, 2):
-        matching = [m for m in warnings if f"attempt {n} of 2" in m]
-        assert matching
-        assert all(url in m and (type(error).__name__ in m or str(error) in m) for m in matching)
-    assert len(warnings) >= 3
+    records = ours(logs, logging.WARNING)
+    assert len(records) == 2
+    for n, record in enumerate(records, 1):
+        message = record.getMessage()
+        assert f"attempt {n} of 2" in message
+        assert url in message and type(error).__name__ in message
+        assert record.error == type(error).__name__ and record.status is None
+
+
+async def test_records_carry_structured_fields(upstream, caller, sleeps, logs):
+    url = upstream((503, {"Retry-After": "2"}), (200, {})) + "/items?page=2"
+    await caller.http_fetch(url)
+    retry, success = ours(logs)
+    assert (
+        retry.method, retry.url, retry.attempt, retry.attempts, retry.status, retry.error,
+        retry.wait, retry.reason,
+    ) == ("GET", url, 1, 3, 503, None, 2.0, "retryable_status")
+    assert retry.duration >= 0
+    assert (success.attempt, success.status, success.wait, success.reason) == (
+        2, 200, None, "success"
+    )
+
+
+async def test_records_point_at_the_retry_loop(upstream, caller, sleeps, logs):
+    url = upstream((503, {}), (200, {})) + "/"
+    await caller.http_fetch(url)
+    for record in ours(logs):
+        assert record.filename == "mixin.py", (record.filename, record.funcName)
+        assert record.funcName == "http_fetch"
 
 
 def _assert_no_secret(caplog):

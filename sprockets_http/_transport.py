@@ -1,0 +1,198 @@
+"""One attempt through the IOLoop's ``AsyncHTTPClient``.
+
+What the retry loop needs from the client, and nothing about retries: the
+client with ``HTTP_MAX_CLIENTS`` applied, one attempt (redirects followed
+here, see :mod:`sprockets_http._redirects`) that returns the response or the
+exception it raised, libcurl kept from sending a request twice when the caller
+said it must not be, and the client's slot released when the caller cancels.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Dict, List, Optional, Union
+
+from tornado import httpclient
+
+from sprockets_http._log import LOGGER
+from sprockets_http._redirects import fetch_following_redirects
+
+#: The largest ``HTTP_MAX_CLIENTS`` honoured. The curl client allocates one
+#: libcurl handle per slot when it is created, so an absurd value would
+#: allocate until memory runs out; few services need more than this many
+#: requests in flight per IOLoop.
+MAX_CLIENTS_LIMIT = 1000
+
+_env_cache: Dict[str, Optional[int]] = {}
+
+
+def max_clients_setting(text: Optional[str]) -> Optional[int]:
+    """The ``max_clients`` an ``HTTP_MAX_CLIENTS`` value asks for, or None.
+
+    Not a positive integer: logged (once per value) and ignored. Above
+    :data:`MAX_CLIENTS_LIMIT`: logged and lowered to it.
+    """
+    if not text:
+        return None
+    try:
+        return _env_cache[text]
+    except KeyError:
+        pass
+    try:
+        value: Optional[int] = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < 1:
+        LOGGER.warning("Ignoring HTTP_MAX_CLIENTS=%r: not a positive integer", text)
+        value = None
+    elif value > MAX_CLIENTS_LIMIT:
+        LOGGER.warning(
+            "HTTP_MAX_CLIENTS=%r is above the limit of %d; using %d",
+            text,
+            MAX_CLIENTS_LIMIT,
+            MAX_CLIENTS_LIMIT,
+        )
+        value = MAX_CLIENTS_LIMIT
+    if len(_env_cache) < 64:
+        _env_cache[text] = value
+    return value
+
+
+def client() -> httpclient.AsyncHTTPClient:
+    """The IOLoop's AsyncHTTPClient, with ``HTTP_MAX_CLIENTS`` applied.
+
+    The simple client reads ``max_clients`` on every request; the curl client
+    sizes its pool when it is created, so there the variable counts only when
+    this creates the IOLoop's client (the first call on that loop, unless the
+    application made one before).
+    """
+    max_clients = max_clients_setting(os.environ.get("HTTP_MAX_CLIENTS"))
+    if max_clients is None:
+        return httpclient.AsyncHTTPClient()
+    found = httpclient.AsyncHTTPClient(max_clients=max_clients)
+    found.max_clients = max_clients  # type: ignore[attr-defined]
+    return found
+
+
+def is_curl(found: httpclient.AsyncHTTPClient) -> bool:
+    """Whether *found* is tornado's ``CurlAsyncHTTPClient`` (or a subclass)."""
+    return any(cls.__name__ == "CurlAsyncHTTPClient" for cls in type(found).__mro__)
+
+
+def fresh_connection(
+    prepare_curl_callback: Optional[Callable[[Any], None]],
+) -> Callable[[Any], None]:
+    """A ``prepare_curl_callback`` that makes libcurl open a new connection.
+
+    libcurl sends a request again, inside one attempt, when a kept-alive
+    connection it reused turns out to be closed by the server: a POST the
+    server read before resetting the connection goes out twice. On a new
+    connection it never does that. The caller's own callback runs after.
+    """
+    import pycurl
+
+    def prepare(curl: Any) -> None:
+        curl.setopt(pycurl.FRESH_CONNECT, 1)
+        if prepare_curl_callback is not None:
+            prepare_curl_callback(curl)
+
+    return prepare
+
+
+class Attempt:
+    """Sends the attempts of one call, and remembers the request in flight
+    so that a cancelled call can give the client's slot back."""
+
+    __slots__ = ("client", "in_flight", "max_redirects")
+
+    def __init__(self, found: httpclient.AsyncHTTPClient, max_redirects: Optional[int]) -> None:
+        self.client = found
+        #: ``None``: do not follow redirects; else how many to follow.
+        self.max_redirects = max_redirects
+        self.in_flight: Optional[httpclient.HTTPRequest] = None
+
+    async def fetch(
+        self, url: str, follow_redirects: bool = False, **fetch_args: Any
+    ) -> httpclient.HTTPResponse:
+        """One request, no redirect followed (what the redirect loop calls)."""
+        request = httpclient.HTTPRequest(url, follow_redirects=False, **fetch_args)
+        self.in_flight = request
+        response: httpclient.HTTPResponse = await self.client.fetch(request, raise_error=False)
+        self.in_flight = None
+        return response
+
+    async def send(
+        self,
+        url: str,
+        fetch_args: Dict[str, Any],
+        deadline: Optional[float],
+        clock: Callable[[], float],
+    ) -> Union[httpclient.HTTPResponse, Exception]:
+        """Make one attempt: the response, or the exception it raised.
+
+        Every exception is an outcome: the call's own arguments were checked
+        before the first attempt, so what is raised here comes from the
+        server, the network or the client's handling of them (a reset, a
+        timeout, a header block too big, a redirect to a host that does not
+        encode, ...).
+        """
+        try:
+            if self.max_redirects is None:
+                return await self.fetch(url, **fetch_args)
+            return await fetch_following_redirects(
+                self, url, self.max_redirects, fetch_args, deadline  # type: ignore[arg-type]
+            )
+        except Exception as error:  # noqa: BLE001 - see the docstring
+            self.in_flight = None
+            return error
+
+    def release(self) -> None:
+        """Give back the client's slot held by the request in flight (the call
+        was cancelled), where the client allows it.
+
+        The curl client's transfer is aborted and its handle freed; a request
+        still waiting in either client's queue is removed from it. The simple
+        client offers no way to stop a request it has started: that one runs
+        until it ends or its ``request_timeout``.
+        """
+        request, self.in_flight = self.in_flight, None
+        if request is None:
+            return
+        try:
+            if is_curl(self.client):
+                _release_curl(self.client, request)
+            else:
+                _release_simple(self.client, request)
+        except Exception:  # noqa: BLE001 - best effort, on private state
+            LOGGER.debug("Could not release the client slot of a cancelled request", exc_info=True)
+
+
+def _is_ours(proxy: Any, request: httpclient.HTTPRequest) -> bool:
+    # AsyncHTTPClient.fetch wraps the request in a _RequestProxy.
+    return proxy is request or getattr(proxy, "request", None) is request
+
+
+def _release_curl(found: Any, request: httpclient.HTTPRequest) -> None:
+    import pycurl
+
+    queue: List[Any] = list(getattr(found, "_requests", ()))
+    for entry in queue:
+        if _is_ours(entry[0], request):
+            found._requests.remove(entry)
+            return
+    for curl in list(getattr(found, "_curls", ())):
+        info = getattr(curl, "info", None)
+        if info and _is_ours(info.get("request"), request):
+            found._finish(curl, pycurl.E_ABORTED_BY_CALLBACK, "cancelled by the caller")
+            found._process_queue()
+            return
+
+
+def _release_simple(found: Any, request: httpclient.HTTPRequest) -> None:
+    waiting = getattr(found, "waiting", None)
+    if not waiting:
+        return
+    for key, entry in list(waiting.items()):
+        if _is_ours(entry[0], request):
+            found._remove_timeout(key)  # _process_queue skips it from now on
+            return
