@@ -10,8 +10,11 @@ reimplementation of ``sprockets.mixins.http`` 2.6.0.
 from sprockets_http._log import LOGGER
 from sprockets_http._version import __version__
 from sprockets_http.content import (
+    AVAILABLE_CONTENT_TYPES,
     CONTENT_TYPE_JSON,
     CONTENT_TYPE_MSGPACK,
+    CONTENT_TYPE_SUFFIX_JSON,
+    CONTENT_TYPE_SUFFIX_MSGPACK,
     DEFAULT_ACCEPT,
     BodyDecodeError,
 )
@@ -20,8 +23,11 @@ from sprockets_http.response import HTTPResponse
 from sprockets_http.retry import IDEMPOTENT_METHODS, RetryBudget, RetryPolicy
 
 __all__ = [
+    "AVAILABLE_CONTENT_TYPES",
     "CONTENT_TYPE_JSON",
     "CONTENT_TYPE_MSGPACK",
+    "CONTENT_TYPE_SUFFIX_JSON",
+    "CONTENT_TYPE_SUFFIX_MSGPACK",
     "DEFAULT_ACCEPT",
     "DEFAULT_USER_AGENT",
     "IDEMPOTENT_METHODS",

@@ -259,12 +259,8 @@ class HTTPClientMixin:
             retry_jitter,
             retry_methods,
         )
-        redirects = (
-            _options.count(
-                self.MAX_REDIRECTS if max_redirects is None else max_redirects, "max_redirects"
-            )
-            if follow_redirects
-            else None
+        redirects = _options.count(
+            self.MAX_REDIRECTS if max_redirects is None else max_redirects, "max_redirects"
         )
         auth_username = _options.credential(auth_username, "auth_username")
         auth_password = _options.credential(auth_password, "auth_password")
@@ -314,7 +310,7 @@ class HTTPClientMixin:
         )
         # A keyword fetch does not take raises TypeError here, before sending.
         httpclient.HTTPRequest(url, **fetch_args)
-        sender = _transport.Attempt(client, redirects)
+        sender = _transport.Attempt(client, redirects if follow_redirects else None)
         budget = self.RETRY_BUDGET
         started = _clock.now()
         deadline = None if total_timeout is None else started + total_timeout
