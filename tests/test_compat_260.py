@@ -72,9 +72,8 @@ async def test_mappings_sequences_sets_and_isoformat_values_are_encoded(
     )
     assert response.ok
     (seen,) = Recorder.seen
-    decoded = (
-        json.loads(seen["body"]) if content_type.endswith("json") else umsgpack.unpackb(seen["body"])
-    )
+    raw = seen["body"]
+    decoded = json.loads(raw) if content_type.endswith("json") else umsgpack.unpackb(raw)
     assert decoded == {"value": expected}
 
 

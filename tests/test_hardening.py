@@ -24,7 +24,6 @@ from typing import Any, Dict, List
 
 import pytest
 import trustme
-from conftest import Caller
 from rawserver import RawServer, read_request, reset
 from tornado import httpclient, httpserver, httputil, web
 
