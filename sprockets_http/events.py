@@ -179,8 +179,10 @@ class AttemptStarted(NamedTuple):
     call: Call
     #: 1 for the first attempt.
     number: int
-    #: The request headers of this attempt. A subscriber may add a header
-    #: (trace context propagation does), never change or remove one.
+    #: The request headers of this attempt, live: the mapping the attempt
+    #: sends, which a later attempt may change (copy it to keep it). A
+    #: subscriber may add a header (trace context propagation does), never
+    #: change or remove one.
     headers: MutableMapping[str, str]
 
 

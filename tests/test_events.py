@@ -1,0 +1,257 @@
+"""The stream of events every call emits (``sprockets_http.events``): each
+event type, each decision reason, subscribers per process and per class, a
+failing subscriber, and the testing mode."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from typing import Any, List
+
+import pytest
+from conftest import Caller
+from tornado import web
+
+from sprockets_http import HTTPClientMixin, RetryBudget, events, testing
+from sprockets_http.events import Reason
+
+
+class Script(web.RequestHandler):
+    """Answers with the statuses of ``replies`` in turn (the last repeats)."""
+
+    replies: List[Any] = []
+    calls = 0
+
+    def _reply(self) -> None:
+        cls = type(self)
+        cls.calls += 1
+        status, headers = cls.replies[min(cls.calls, len(cls.replies)) - 1]
+        self.set_status(status)
+        for name, value in headers.items():
+            self.set_header(name, value)
+
+    get = post = put = delete = _reply
+
+
+@pytest.fixture
+def upstream(serve):
+    def make(*replies):
+        handler = type("Handler", (Script,), {"replies": list(replies), "calls": 0})
+        return serve([(r"/.*", handler)]) + "/items?page=1"
+
+    return make
+
+
+@pytest.fixture
+def recorded():
+    seen: List[Any] = []
+
+    def record(event):
+        if isinstance(event, events.AttemptStarted):
+            # The headers are live: later attempts change the same mapping.
+            event = event._replace(headers=dict(event.headers))
+        seen.append(event)
+
+    with events.subscribed(record):
+        yield seen
+
+
+def kinds(seen: List[Any]) -> List[str]:
+    return [type(event).__name__ for event in seen]
+
+
+def closed_port() -> int:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+async def test_a_503_503_200_call_as_events(upstream, caller, recorded):
+    url = upstream((503, {}), (503, {"Retry-After": "2"}), (200, {}))
+    with testing.instant_retries() as waits:
+        response = await caller.http_fetch(url)
+    assert response.ok and waits == [3.0, 2.0]
+    assert kinds(recorded) == [
+        "CallStarted",
+        "AttemptStarted", "AttemptEnded", "RetryDecided", "WaitStarted",
+        "AttemptStarted", "AttemptEnded", "RetryDecided", "WaitStarted",
+        "AttemptStarted", "AttemptEnded", "RetryDecided",
+        "CallEnded",
+    ]
+    call = recorded[0].call
+    assert all(event.call is call for event in recorded)
+    assert (call.method, call.url, call.max_attempts, call.owner) == ("GET", url, 3, caller)
+    started = [e for e in recorded if isinstance(e, events.AttemptStarted)]
+    assert [e.number for e in started] == [1, 2, 3]
+    assert started[1].headers["X-Retry-Attempt"] == "2"
+    ended = [e for e in recorded if isinstance(e, events.AttemptEnded)]
+    assert [(e.number, e.status, e.error, e.error_type) for e in ended] == [
+        (1, 503, None, None), (2, 503, None, None), (3, 200, None, None),
+    ]
+    assert [e.reason_phrase for e in ended] == ["Service Unavailable"] * 2 + ["OK"]
+    assert all(e.duration >= 0 and e.response is not None for e in ended)
+    decided = [e for e in recorded if isinstance(e, events.RetryDecided)]
+    assert [(e.retry, e.reason, e.wait, e.wait_source) for e in decided] == [
+        (True, Reason.RETRYABLE_STATUS, 3.0, "backoff"),
+        (True, Reason.RETRYABLE_STATUS, 2.0, "retry-after"),
+        (False, Reason.SUCCESS, None, None),
+    ]
+    assert [e.attempt for e in decided] == ended
+    waited = [e for e in recorded if isinstance(e, events.WaitStarted)]
+    assert [(e.next_attempt, e.seconds, e.source, e.instant) for e in waited] == [
+        (2, 3.0, "backoff", True), (3, 2.0, "retry-after", True),
+    ]
+    end = recorded[-1]
+    assert end.response is response and end.reason is Reason.SUCCESS
+    assert end.duration == response.duration >= 5.0  # the skipped waits count
+
+
+def reasons(seen: List[Any]) -> List[Reason]:
+    return [e.reason for e in seen if isinstance(e, events.RetryDecided)]
+
+
+@pytest.mark.parametrize(
+    "replies, options, expected",
+    [
+        ([(404, {})], {}, [Reason.FINAL_STATUS]),
+        ([(503, {})], {"dont_retry": 503}, [Reason.DONT_RETRY]),
+        ([(503, {})], {"method": "POST", "body": b"x", "retry_methods": "GET"},
+         [Reason.METHOD_NOT_RETRIED]),
+        ([(429, {})], {"method": "POST", "body": b"x", "retry_methods": "GET",
+                       "max_http_attempts": 2},
+         [Reason.RETRYABLE_STATUS, Reason.ATTEMPTS_EXHAUSTED]),
+        ([(503, {})], {"max_http_attempts": 2},
+         [Reason.RETRYABLE_STATUS, Reason.ATTEMPTS_EXHAUSTED]),
+        ([(503, {})], {"total_timeout": 2}, [Reason.DEADLINE]),
+        ([(503, {"Retry-After": "1"})], {"total_timeout": 2.5, "max_http_attempts": 5},
+         [Reason.RETRYABLE_STATUS, Reason.RETRYABLE_STATUS, Reason.DEADLINE]),
+    ],
+)
+async def test_each_decision_reason(upstream, caller, recorded, sleeps, replies, options, expected):
+    await caller.http_fetch(upstream(*replies), **options)
+    assert reasons(recorded) == expected
+    assert recorded[-1].reason is expected[-1]
+
+
+async def test_the_deadline_refusal_names_the_wait_it_refused(upstream, caller, recorded, sleeps):
+    await caller.http_fetch(upstream((503, {})), total_timeout=2)
+    (decided,) = [e for e in recorded if isinstance(e, events.RetryDecided)]
+    assert (decided.retry, decided.wait, decided.wait_source) == (False, 3.0, "backoff")
+
+
+async def test_the_budget_reason(upstream, recorded, sleeps):
+    class Budgeted(HTTPClientMixin):
+        RETRY_BUDGET = RetryBudget(ratio=0, min_per_second=0.1, ttl=10)  # one retry
+
+    await Budgeted().http_fetch(upstream((503, {})))
+    assert reasons(recorded) == [Reason.RETRYABLE_STATUS, Reason.BUDGET]
+
+
+async def test_an_exception_is_the_error_reason(caller, recorded, sleeps):
+    await caller.http_fetch(f"http://127.0.0.1:{closed_port()}/", max_http_attempts=2)
+    ended = [e for e in recorded if isinstance(e, events.AttemptEnded)]
+    assert all(e.status is None and e.response is None for e in ended)
+    assert ended[0].error_type == "ConnectionRefusedError"
+    assert ended[0].call.describe_error(ended[0].error).startswith("ConnectionRefusedError")
+    assert reasons(recorded) == [Reason.ERROR, Reason.ATTEMPTS_EXHAUSTED]
+
+
+async def test_events_never_carry_the_url_password(upstream, caller, recorded, sleeps):
+    url = upstream((503, {})).replace("http://", "http://user:hunter2@")
+    await caller.http_fetch(url, max_http_attempts=1)
+    assert "hunter2" not in recorded[0].call.url
+    assert all("hunter2" not in repr(event.call) for event in recorded)
+
+
+async def test_class_subscribers_see_only_their_class(upstream, sleeps):
+    mine: List[Any] = []
+
+    class Watched(HTTPClientMixin):
+        HTTP_EVENT_SUBSCRIBERS = (mine.append,)
+
+    url = upstream((200, {}))
+    await Watched().http_fetch(url)
+    await Caller().http_fetch(url)
+    assert kinds(mine) == [
+        "CallStarted", "AttemptStarted", "AttemptEnded", "RetryDecided", "CallEnded"
+    ]
+
+
+async def test_a_subscriber_gets_only_the_event_types_it_names(upstream, caller, sleeps):
+    decided: List[Any] = []
+
+    def only_decisions(event):
+        decided.append(event)
+
+    only_decisions.event_types = (events.RetryDecided,)
+    with events.subscribed(only_decisions):
+        await caller.http_fetch(upstream((503, {}), (200, {})))
+    assert kinds(decided) == ["RetryDecided", "RetryDecided"]
+
+
+async def test_a_failing_subscriber_is_logged_once_and_never_breaks_the_call(
+    upstream, caller, sleeps, caplog
+):
+    def broken(event):
+        raise RuntimeError("subscriber bug")
+
+    caplog.set_level(logging.ERROR, logger="sprockets_http")
+    with events.subscribed(broken):
+        first = await caller.http_fetch(upstream((503, {}), (200, {})))
+        second = await caller.http_fetch(upstream((200, {})))
+    assert first.ok and first.attempts == 2 and second.ok
+    failures = [r for r in caplog.records if "subscriber" in r.getMessage()]
+    assert len(failures) == 1
+    assert failures[0].levelno == logging.ERROR and failures[0].exc_info is not None
+
+
+def test_subscribe_twice_and_unsubscribe_are_safe():
+    seen: List[Any] = []
+    events.subscribe(seen.append)
+    events.subscribe(seen.append)
+    events.unsubscribe(seen.append)
+    events.unsubscribe(seen.append)
+    with pytest.raises(ValueError):
+        events.subscribe("not callable")  # type: ignore[arg-type]
+
+
+async def test_the_testing_mode_skips_waits_but_keeps_time(upstream, caller):
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with testing.instant_retries() as waits:
+        response = await caller.http_fetch(upstream((503, {})))
+    assert waits == [3.0, 6.0] and response.waits == [3.0, 6.0]
+    assert loop.time() - started < 3  # nothing slept for real
+    assert response.duration >= 9.0  # but the call's clock moved on
+
+
+async def test_the_testing_mode_makes_a_deadline_pass_as_if_waited(upstream, caller):
+    with testing.instant_retries() as waits:
+        response = await caller.http_fetch(upstream((503, {})), total_timeout=5)
+    # 3 s waited (in the mode's clock); the 6 s wait would end after 5 s.
+    assert waits == [3.0] and response.attempts == 2
+
+
+async def test_advance_clock_moves_the_deadline(serve, caller):
+    class Slow(web.RequestHandler):
+        def get(self):
+            testing.advance_clock(10)  # this attempt "took" 10 s
+            self.set_status(503)
+
+    url = serve([(r"/", Slow)]) + "/"
+    with testing.instant_retries() as waits:
+        response = await caller.http_fetch(url, total_timeout=8)
+    assert response.attempts == 1 and waits == []
+    with pytest.raises(RuntimeError):
+        testing.advance_clock(1)
+
+
+async def test_the_testing_mode_does_not_touch_other_sleeps():
+    loop = asyncio.get_running_loop()
+    with testing.instant_retries():
+        started = loop.time()
+        await asyncio.sleep(0.05)
+        assert loop.time() - started >= 0.04
