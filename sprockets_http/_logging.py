@@ -13,7 +13,6 @@ success after one or more retries                      INFO
 success at the first attempt                           DEBUG
 a 4xx returned (an answer, not an incident; also in    DEBUG
 ``dont_retry``)
-a call cancelled by its caller                         DEBUG
 =====================================================  =========
 
 Each record carries, in ``extra``, the fields ``method``, ``url`` (redacted),
@@ -32,12 +31,11 @@ from typing import Any, Dict, Optional
 
 from sprockets_http._headers import header_value
 from sprockets_http._log import LOGGER
-from sprockets_http.events import CallEnded, RetryDecided
+from sprockets_http.events import RetryDecided
 from sprockets_http.retry import Reason
 
 # Records point at the loop's line that emitted the event: the frames above
-# a LOGGER call are (_log ->) (_log_decision ->) log_event -> events.emit ->
-# the loop.
+# a LOGGER call are (_log ->) (_write ->) log_event -> events.emit -> the loop.
 _STACKLEVEL = 3
 
 _NOT_RETRIED = {
@@ -82,26 +80,9 @@ def _log(level: int, message: str, event: RetryDecided, *args: Any) -> None:
     )
 
 
-def log_event(event: Any) -> None:
-    """Write the log line an event calls for (see the module's table)."""
-    if type(event) is RetryDecided:
-        _log_decision(event)
-    elif type(event) is CallEnded and event.reason is Reason.CANCELLED:
-        if LOGGER.isEnabledFor(logging.DEBUG):
-            LOGGER.debug(
-                "%s %s: cancelled by the caller after %d attempt(s)",
-                event.call.method,
-                event.call.url,
-                event.response.attempts,
-                stacklevel=_STACKLEVEL,
-            )
-
-
-log_event.event_types = (RetryDecided, CallEnded)  # type: ignore[attr-defined]
-
-
-def _log_decision(event: RetryDecided) -> None:
-    attempt, reason = event.attempt, event.reason
+def log_event(event: RetryDecided) -> None:
+    """Write the log line a decision calls for (see the module's table)."""
+    attempt = event.attempt
     response = attempt.response
     if response is not None:
         warning = header_value(response.headers, "Warning")
@@ -113,11 +94,19 @@ def _log_decision(event: RetryDecided) -> None:
                 attempt.status,
                 warning,
                 extra=_extra(event),
-                stacklevel=_STACKLEVEL + 1,
+                stacklevel=_STACKLEVEL,
             )
     level = _level(event)
     if not LOGGER.isEnabledFor(level):
         return
+    _write(event, level)
+
+
+log_event.event_types = (RetryDecided,)  # type: ignore[attr-defined]
+
+
+def _write(event: RetryDecided, level: int) -> None:
+    attempt, reason = event.attempt, event.reason
     number, attempts = attempt.number, event.call.max_attempts
     if event.retry:
         _log(

@@ -8,13 +8,14 @@ network, and is recorded instead of raised.
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import re
 import urllib.parse
-from typing import Any, Collection, Dict, Iterable, Mapping, Optional, Tuple
+from typing import Any, Collection, Dict, Iterable, Mapping, Optional, Set, Tuple
 
-from tornado import httputil
+from tornado import httpclient, httputil
 
 from sprockets_http._log import redact_url
 from sprockets_http.retry import RetryPolicy
@@ -46,6 +47,9 @@ _URL_SAFE = "/:@!$&'()*+,;=?#[]~%-._"
 
 def seconds(value: Any, name: str, *, optional: bool = False) -> Optional[float]:
     """A timeout argument: a finite number > 0 (``None`` too when *optional*)."""
+    kind = type(value)
+    if (kind is float or kind is int) and 0 < value < math.inf:  # the common case
+        return float(value)
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -58,9 +62,20 @@ def seconds(value: Any, name: str, *, optional: bool = False) -> Optional[float]
 
 def count(value: Any, name: str) -> int:
     """An argument that counts (``max_redirects``): an int >= 0."""
+    if type(value) is int and value >= 0:  # the common case
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
         raise ValueError(f"{name} must be an int >= 0, not {value!r}")
     return int(value)
+
+
+# The common URL, recognised without parsing: http(s)://[userinfo@]host[:port]
+# followed by the end or by "/", "?" or "#".
+_PLAIN_URL = re.compile(
+    r"[Hh][Tt][Tt][Pp][Ss]?://(?:[^/?#@]*@)?"
+    r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]+)"
+    r"(?::([0-9]{1,5}))?(?=[/?#]|\Z)"
+)
 
 
 def url(value: Any) -> str:
@@ -72,6 +87,24 @@ def url(value: Any) -> str:
 
     :raises ValueError: naming the URL with its credentials redacted
     """
+    if type(value) is str:
+        if value in _good_urls:
+            return value
+        if value.isascii() and value.isprintable() and " " not in value:
+            match = _PLAIN_URL.match(value)
+            if match is not None and (match.group(1) is None or 0 < int(match.group(1)) < 65536):
+                if len(_good_urls) >= 1024:  # bounded: URLs with IDs in them vary
+                    _good_urls.clear()
+                _good_urls.add(value)
+                return value
+    return _checked_url(value)
+
+
+# URLs already found good: services call the same few URLs again and again.
+_good_urls: Set[str] = set()
+
+
+def _checked_url(value: Any) -> str:
     if value is None or isinstance(value, (bytes, bytearray, memoryview)):
         raise ValueError(
             f"url must be a str (or an object whose str() is the URL), not "
@@ -135,6 +168,8 @@ def _encode_url(text: str) -> str:
 def method(value: Any, allow_nonstandard_methods: bool) -> str:
     """The request method: a standard one, or any token with
     *allow_nonstandard_methods* (methods are case-sensitive)."""
+    if value in STANDARD_METHODS:
+        return str(value)
     if not isinstance(value, str) or not _TOKEN.fullmatch(value):
         raise ValueError(f"method must be an HTTP method name, not {value!r}")
     if value not in STANDARD_METHODS and not allow_nonstandard_methods:
@@ -203,8 +238,11 @@ def check_headers(headers: Any) -> None:
     """Header names must be tokens; values str without CR, LF or NUL and
     encodable as Latin-1. The message names the header, never its value."""
     for name, value in header_pairs(headers):
-        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
-            raise ValueError(f"request header name {_safe_name(name)} is not a valid name")
+        if name not in _good_names:
+            if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+                raise ValueError(f"request header name {_safe_name(name)} is not a valid name")
+            if len(_good_names) < 1024:
+                _good_names.add(name)
         if not isinstance(value, str):
             raise ValueError(
                 f"request header {name!r} must have a str value, not {type(value).__name__}"
@@ -224,13 +262,35 @@ def check_headers(headers: Any) -> None:
             ) from None
 
 
+# Header names already found good (a service sends the same few).
+_good_names: Set[str] = set()
+
+
 def _safe_name(name: Any) -> str:
     text = repr(name)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+#: The keyword arguments of tornado's HTTPRequest, which fetch takes.
+FETCH_OPTIONS = frozenset(inspect.signature(httpclient.HTTPRequest.__init__).parameters) - {
+    "self",
+    "url",
+}
+
+
 def client_options(kwargs: Dict[str, Any], curl: bool) -> None:
-    """The fetch options one client does not support, refused before sending."""
+    """The fetch options one client does not support, refused before sending.
+
+    :raises TypeError: for a keyword fetch does not take, as fetch would
+    """
+    if not kwargs:
+        return
+    unknown = kwargs.keys() - FETCH_OPTIONS
+    if unknown:
+        raise TypeError(
+            f"http_fetch() got keyword arguments that fetch does not take: "
+            f"{', '.join(sorted(unknown))}"
+        )
     if not curl:
         for key in _SIMPLE_UNSUPPORTED:
             if kwargs.get(key):

@@ -9,8 +9,9 @@ said it must not be, and the client's slot released when the caller cancels.
 
 from __future__ import annotations
 
+import asyncio
 import os
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from tornado import httpclient
 
@@ -58,15 +59,47 @@ def max_clients_setting(text: Optional[str]) -> Optional[int]:
     return value
 
 
-def client() -> httpclient.AsyncHTTPClient:
-    """The IOLoop's AsyncHTTPClient, with ``HTTP_MAX_CLIENTS`` applied.
+# os.environ.get raises and catches a KeyError for an unset variable, which
+# costs more than the rest of this module's work for a call; the mapping
+# behind os.environ (kept in step by its __setitem__) answers at once.
+_ENVIRON_DATA: Optional[Dict[Any, Any]] = getattr(os.environ, "_data", None)
+_MAX_CLIENTS_KEY: Any = os.environ.encodekey("HTTP_MAX_CLIENTS")
 
-    The simple client reads ``max_clients`` on every request; the curl client
-    sizes its pool when it is created, so there the variable counts only when
-    this creates the IOLoop's client (the first call on that loop, unless the
+
+def _max_clients_text() -> Optional[str]:
+    if _ENVIRON_DATA is None:  # pragma: no cover - not CPython's os.environ
+        return os.environ.get("HTTP_MAX_CLIENTS")
+    raw = _ENVIRON_DATA.get(_MAX_CLIENTS_KEY)
+    return None if raw is None else str(os.environ.decodevalue(raw))
+
+
+# The last event loop seen and its client: AsyncHTTPClient() looks the
+# IOLoop and its instance up anew each time, which costs more than the rest
+# of a call's bookkeeping. One entry: a process usually runs one loop.
+_last: Tuple[Any, Any] = (None, None)
+
+
+def client() -> httpclient.AsyncHTTPClient:
+    """The running loop's AsyncHTTPClient, with ``HTTP_MAX_CLIENTS`` applied.
+
+    The variable is read when ``http_fetch`` first uses the loop's client (or
+    after that client was closed). The simple client takes ``max_clients``
+    at any time; the curl client sizes its pool when it is created, so there
+    the variable counts only when this creates the loop's client (unless the
     application made one before).
     """
-    max_clients = max_clients_setting(os.environ.get("HTTP_MAX_CLIENTS"))
+    global _last
+    loop = asyncio.get_running_loop()
+    last_loop, last_client = _last
+    if loop is last_loop and not getattr(last_client, "_closed", True):
+        return last_client  # type: ignore[no-any-return]
+    found = _loop_client()
+    _last = (loop, found)
+    return found
+
+
+def _loop_client() -> httpclient.AsyncHTTPClient:
+    max_clients = max_clients_setting(_max_clients_text())
     if max_clients is None:
         return httpclient.AsyncHTTPClient()
     found = httpclient.AsyncHTTPClient(max_clients=max_clients)
@@ -74,9 +107,19 @@ def client() -> httpclient.AsyncHTTPClient:
     return found
 
 
+_curl_classes: Dict[type, bool] = {}
+
+
 def is_curl(found: httpclient.AsyncHTTPClient) -> bool:
     """Whether *found* is tornado's ``CurlAsyncHTTPClient`` (or a subclass)."""
-    return any(cls.__name__ == "CurlAsyncHTTPClient" for cls in type(found).__mro__)
+    kind = type(found)
+    try:
+        return _curl_classes[kind]
+    except KeyError:
+        # By name: importing tornado.curl_httpclient would import pycurl.
+        answer = any(cls.__name__ == "CurlAsyncHTTPClient" for cls in kind.__mro__)
+        _curl_classes[kind] = answer
+        return answer
 
 
 def fresh_connection(
@@ -138,7 +181,13 @@ class Attempt:
         """
         try:
             if self.max_redirects is None:
-                return await self.fetch(url, **fetch_args)
+                request = httpclient.HTTPRequest(url, follow_redirects=False, **fetch_args)
+                self.in_flight = request
+                response: httpclient.HTTPResponse = await self.client.fetch(
+                    request, raise_error=False
+                )
+                self.in_flight = None
+                return response
             return await fetch_following_redirects(
                 self, url, self.max_redirects, fetch_args, deadline  # type: ignore[arg-type]
             )

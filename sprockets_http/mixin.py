@@ -22,8 +22,6 @@ from typing import (
     Union,
 )
 
-from tornado import httpclient
-
 from sprockets_http import _clock, _options, _transport, content
 from sprockets_http._headers import find_header, header_value
 from sprockets_http._logging import log_event
@@ -308,8 +306,6 @@ class HTTPClientMixin:
             allow_nonstandard_methods=allow_nonstandard_methods,
             **kwargs,
         )
-        # A keyword fetch does not take raises TypeError here, before sending.
-        httpclient.HTTPRequest(url, **fetch_args)
         sender = _transport.Attempt(client, redirects if follow_redirects else None)
         budget = self.RETRY_BUDGET
         started = _clock.now()
