@@ -540,7 +540,9 @@ class HTTPClientMixin:
         settings; else, in a rejected consumer,
         ``"{consumer_name}/{consumer_version}"`` from its process; else
         :data:`DEFAULT_USER_AGENT` (``sprockets.mixins.http/VERSION``). Never
-        raises: a missing attribute falls through to the next choice.
+        raises: a missing attribute, or a value that is ``None`` or empty
+        (rejected's ``consumer_version`` when the consumer's module has no
+        version), falls through to the next choice.
 
         :rtype: str
         """
@@ -550,15 +552,21 @@ class HTTPClientMixin:
         if settings is not None:
             try:
                 if "service" in settings and "version" in settings:
-                    return f"{settings['service']}/{settings['version']}"
+                    service, version = settings["service"], settings["version"]
+                    if service is not None and version is not None:
+                        service, version = str(service), str(version)
+                        if service and version:
+                            return f"{service}/{version}"
             except (AttributeError, KeyError, TypeError):
                 pass
         process = getattr(self, "_process", None)
         if process is not None:
-            try:
-                return f"{process.consumer_name}/{process.consumer_version}"
-            except AttributeError:
-                pass
+            name = getattr(process, "consumer_name", None)
+            version = getattr(process, "consumer_version", None)
+            if name is not None and version is not None:
+                name, version = str(name), str(version)
+                if name and version:
+                    return f"{name}/{version}"
         return DEFAULT_USER_AGENT
 
     def _http_req_modify_for_retry(

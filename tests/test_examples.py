@@ -196,121 +196,23 @@ async def test_responses_example_error_bodies(serve, sleeps, capsys):
     ]
 
 
-# --- examples/consumer.py (consumers) -----------------------------------------
+# --- examples/consumer.py, testing_consumer.py (consumers) ---------------------
+# tests/test_rejected_consumers.py runs examples/consumer.py with the real
+# rejected: through rejected's test harness, and end to end through RabbitMQ
+# with examples/consumer.yaml.
 
 
-def rejected_stub() -> Dict[str, types.ModuleType]:
-    """A stand-in for the parts of rejected.consumer the example touches,
-    behaving as rejected 3 does: ``_process`` and ``settings`` come from the
-    constructor, ``body`` and ``correlation_id`` from the current message."""
-    package = types.ModuleType("rejected")
-    module = types.ModuleType("rejected.consumer")
-
-    class ProcessingException(Exception):
-        pass
-
-    class SmartConsumer:
-        def __init__(self, settings: Dict[str, Any], process: Any) -> None:
-            self._settings = settings
-            self._process = process
-            self._message_body: Any = None
-            self._correlation_id: Any = None
-            self.published: List[tuple] = []
-
-        @property
-        def settings(self) -> Dict[str, Any]:
-            return self._settings
-
-        @property
-        def body(self) -> Any:
-            return self._message_body
-
-        @property
-        def correlation_id(self) -> Any:
-            return self._correlation_id
-
-        def deliver(self, body: Any, correlation_id: str) -> None:
-            self._message_body, self._correlation_id = body, correlation_id
-
-        def publish_message(self, exchange, routing_key, properties, body, channel=None):
-            self.published.append((exchange, routing_key, properties, body))
-
-    module.ProcessingException = ProcessingException  # type: ignore[attr-defined]
-    module.SmartConsumer = SmartConsumer  # type: ignore[attr-defined]
-    package.consumer = module  # type: ignore[attr-defined]
-    return {"rejected": package, "rejected.consumer": module}
-
-
-class Geocoder(web.RequestHandler):
-    failures: List[int] = []
-    seen: List[Dict[str, Any]] = []
-
-    def post(self) -> None:
-        type(self).seen.append(
-            {"headers": dict(self.request.headers), "body": json.loads(self.request.body)}
-        )
-        if self.failures:
-            self.set_status(self.failures.pop(0))
-            return
-        self.write({"lat": 51.5, "lon": -0.12})
-
-
-@pytest.fixture
-def geocode_consumer(monkeypatch):
-    for name, module in rejected_stub().items():
-        monkeypatch.setitem(sys.modules, name, module)
-    example = load_example("consumer")
-    Geocoder.failures, Geocoder.seen = [], []
-
-    def make(settings):
-        process = types.SimpleNamespace(consumer_name="geocoder", consumer_version="2.0.1")
-        return example.GeocodeConsumer(settings, process), sys.modules["rejected.consumer"]
-
-    return make
-
-
-async def test_consumer_example(serve, sleeps, geocode_consumer):
-    url = serve([("/geocode", Geocoder)])
-    consumer, _ = geocode_consumer({"geocoder_url": f"{url}/geocode"})
-    consumer.deliver({"address": "10 Downing St"}, "3f1c-42")
-    Geocoder.failures = [503]
-
-    await consumer.process()
-
-    assert [seen["headers"]["User-Agent"] for seen in Geocoder.seen] == ["geocoder/2.0.1"] * 2
-    assert [seen["headers"]["Correlation-Id"] for seen in Geocoder.seen] == ["3f1c-42"] * 2
-    assert Geocoder.seen[0]["headers"]["Content-Type"] == "application/json"
-    assert Geocoder.seen[0]["body"] == {"address": "10 Downing St"}
-    assert consumer.published == [(
-        "geo", "address.geocoded",
-        {"content_type": "application/json", "correlation_id": "3f1c-42"},
-        {"address": "10 Downing St", "location": {"lat": 51.5, "lon": -0.12}},
-    )]
-
-
-async def test_consumer_example_failure_raises_processing_exception(
-    serve, sleeps, geocode_consumer
-):
-    url = serve([("/geocode", Geocoder)])
-    consumer, rejected_consumer = geocode_consumer({"geocoder_url": f"{url}/geocode"})
-    consumer.deliver({"address": "nowhere"}, "c-1")
-    Geocoder.failures = [500, 500, 500]
-
-    with pytest.raises(rejected_consumer.ProcessingException, match="answered 500"):
-        await consumer.process()
-    assert len(Geocoder.seen) == 3 and consumer.published == []
-
-
-async def test_consumer_settings_service_and_version_win(serve, sleeps, geocode_consumer):
-    # docs/consumers.rst: a consumer's settings are its rejected config; with
-    # both "service" and "version" there, they name the User-Agent.
-    url = serve([("/geocode", Geocoder)])
-    consumer, _ = geocode_consumer(
-        {"geocoder_url": f"{url}/geocode", "service": "geo", "version": "9"}
+def test_testing_consumer_example_passes():
+    # The example is a test module for pytest built on rejected's harness;
+    # run it as a reader would.
+    pytest.importorskip("rejected.testing", reason="the test extra installs rejected")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         str(EXAMPLES / "testing_consumer.py")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
-    consumer.deliver({"address": "x"}, "c-2")
-    await consumer.process()
-    assert Geocoder.seen[0]["headers"]["User-Agent"] == "geo/9"
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"\b2 passed\b", result.stdout), result.stdout
 
 
 # --- examples/oauth1.py (oauth) -----------------------------------------------
@@ -643,12 +545,15 @@ async def test_simplify_error_response_set_in_initialize_is_kept(serve, sleeps):
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.py")), ids=lambda path: path.name)
 def test_every_example_file_imports_and_is_in_the_docs(path, monkeypatch):
     # Importing runs the module's code; the tests above run what it defines.
-    for name, module in rejected_stub().items():
-        monkeypatch.setitem(sys.modules, name, module)
-    monkeypatch.syspath_prepend(str(EXAMPLES))  # testing_handlers imports handler
-    monkeypatch.delitem(sys.modules, "handler", raising=False)
+    if path.name in ("consumer.py", "testing_consumer.py"):
+        pytest.importorskip("rejected.testing", reason="the test extra installs rejected")
+    # testing_handlers imports handler, testing_consumer imports consumer.
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    for name in ("handler", "consumer"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
     load_example(path.stem)
-    monkeypatch.delitem(sys.modules, "handler", raising=False)
+    for name in ("handler", "consumer"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
 
     directive = re.compile(
         rf"^\.\. literalinclude:: *\.\./examples/{re.escape(path.name)}\s*$", re.M

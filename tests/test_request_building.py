@@ -283,6 +283,45 @@ async def test_user_agent_default_when_nothing_is_known(upstream, attributes):
     assert DEFAULT_USER_AGENT == f"sprockets.mixins.http/{sprockets_http.__version__}"
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"service": None, "version": "1.0"},
+        {"service": "svc", "version": None},
+        {"service": "", "version": "1.0"},
+        {"service": "svc", "version": ""},
+        {"service": None, "version": None},
+    ],
+    ids=["service-none", "version-none", "service-empty", "version-empty", "both-none"],
+)
+async def test_user_agent_none_or_empty_settings_fall_through_to_consumer(upstream, settings):
+    # A None or empty value counts as missing: no "svc/None", no "/1.0".
+    cls = type("Partial", (HTTPClientMixin,), {
+        "settings": settings,
+        "_process": types.SimpleNamespace(consumer_name="geocoder", consumer_version="2.0.1"),
+    })
+    await cls().http_fetch(upstream.url)
+    assert upstream.last.headers["User-Agent"] == "geocoder/2.0.1"
+
+
+@pytest.mark.parametrize(
+    "name, version",
+    [("geocoder", None), (None, "2.0.1"), ("geocoder", ""), ("", "2.0.1"), (None, None)],
+    ids=["version-none", "name-none", "version-empty", "name-empty", "both-none"],
+)
+async def test_user_agent_none_or_empty_consumer_falls_through_to_default(
+    upstream, name, version
+):
+    # rejected 3 sets consumer_version to None when the consumer's module has
+    # no __version__ and no installed distribution: the default is sent, not
+    # "geocoder/None".
+    cls = type("Consumer", (HTTPClientMixin,), {
+        "_process": types.SimpleNamespace(consumer_name=name, consumer_version=version),
+    })
+    await cls().http_fetch(upstream.url)
+    assert upstream.last.headers["User-Agent"] == DEFAULT_USER_AGENT
+
+
 async def test_user_agent_settings_property_raising_attribute_error_falls_through(upstream):
     class Broken(HTTPClientMixin):
         @property
