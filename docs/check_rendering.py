@@ -89,8 +89,16 @@ MEASURE = r"""
     boxes.push({kind: 'table', index: index + 1, x: box.left + scrollX, y: box.top + scrollY,
                 width: box.width, height: box.height});
   });
+  // A figure may scroll sideways inside its own box on a narrow screen, as a
+  // code block does: then the box is what must fit in the column.
+  const scrollBox = (element) => {
+    for (let node = element.parentElement; node && node !== column; node = node.parentElement) {
+      if (['auto', 'scroll'].includes(getComputedStyle(node).overflowX)) return node;
+    }
+    return element;
+  };
   column.querySelectorAll('img').forEach((image, index) => {
-    const box = image.getBoundingClientRect();
+    const box = scrollBox(image).getBoundingClientRect();
     if (!image.complete || image.naturalWidth === 0) {
       problems.push(`image ${index + 1} (${image.getAttribute('src')}) did not load`);
     } else if (box.right > limit) {
