@@ -1,10 +1,12 @@
 """Check the built HTML documentation in headless Chromium.
 
-Every page of a Sphinx HTML build is loaded at each width (1280 and 400 CSS
-pixels by default) and measured in the browser: a table wider than the text
-column, a table that scrolls sideways inside its box, an image that did not
-load or that is wider than the column, each is a problem. The script prints
-one line per page and width, then the problems, and exits 1 if there are any.
+Every page of a Sphinx HTML build is loaded at each window width (by default
+1280 CSS pixels, a desktop; 800, where the theme's sidebar leaves a narrow
+text column; 400, a phone) and measured in the browser: a table wider than
+the text column, a table that scrolls sideways inside its box, an image that
+did not load, has no alt text or does not fit the column, and a page wider
+than the window, each is a problem. The script prints one line per page and
+width, then the problems, and exits 1 if there are any.
 
     python docs/check_rendering.py build/docs
     python docs/check_rendering.py build/docs --screenshots /tmp/shots
@@ -16,7 +18,7 @@ Needs nothing but the standard library and Chromium (Debian's ``chromium``
 package). The pages are served by :mod:`http.server` on 127.0.0.1; the browser
 is driven through the DevTools protocol over a pipe
 (``--remote-debugging-pipe``), one browser for every page and width, with a
-fresh profile and no network use of its own.
+fresh profile and its background network features off.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ CHROMIUM_FLAGS = [
     "--hide-scrollbars",
     "--remote-debugging-pipe",
 ]
-DEFAULT_WIDTHS = (1280, 400)
+DEFAULT_WIDTHS = (1280, 800, 400)
 VIEWPORT_HEIGHT = 900
 # Sphinx's own pages that hold no content of ours (search needs its index
 # loaded by script and shows nothing by itself).

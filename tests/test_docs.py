@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import pathlib
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -177,3 +178,43 @@ def test_a_label_too_wide_for_its_box_is_refused():
     drawing.box(0, 0, 100, 30, "fits")
     with pytest.raises(ValueError, match="does not fit"):
         drawing.box(0, 0, 60, 30, "this label is far too long for the box")
+
+
+# --- docs/check_rendering.py --------------------------------------------------------
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (Debian's chromium package)")
+def test_the_rendering_check_finds_a_cut_off_table_and_a_missing_image(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("check_rendering", DOCS / "check_rendering.py")
+    assert spec is not None and spec.loader is not None
+    check_rendering = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check_rendering)
+    svg = (FIGURES / "retry-timeline.svg").read_text("utf-8")
+    (tmp_path / "figure.svg").write_text(svg, encoding="utf-8")
+    column = '<body><div itemprop="articleBody" style="width: 300px">{}</div></body>'
+    (tmp_path / "bad.html").write_text(column.format(
+        '<div style="overflow: auto"><table><tr><td style="white-space: nowrap">'
+        + "a cell that stays on one line " * 5 + "</td></tr></table></div>"
+        '<img src="missing.svg" alt="gone"><img src="figure.svg">'
+    ))
+    (tmp_path / "good.html").write_text(column.format(
+        "<table><tr><td>" + "a cell that wraps " * 5 + "</td></tr></table>"
+        '<img src="figure.svg" alt="the timeline" style="max-width: 100%">'
+    ))
+
+    problems = check_rendering.check(tmp_path, (800,), CHROMIUM)
+
+    found = [problem.split(": ", 1)[1] for problem in problems]
+    # The table's width depends on the fonts installed; the rest does not.
+    assert re.fullmatch(r'table 1 \("\(top\)"\) is \d+ px wide, \d+ px more than the column',
+                        found[0]), found[0]
+    assert found[1:] == [
+        "image 1 (missing.svg) did not load",
+        "image 2 (figure.svg) is wider than the column",
+        "image 2 (figure.svg) has no alt text",
+    ]
+    assert all(problem.startswith("bad.html at 800 px: ") for problem in problems)
+    assert "good.html" in capsys.readouterr().out
