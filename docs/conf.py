@@ -35,4 +35,7 @@ except ImportError:  # the docs extra not installed: Sphinx's own theme
 else:
     html_theme = "sphinx_rtd_theme"
 html_title = f"sprockets_http {release}"
-html_static_path: list = []
+# The project's stylesheet (tables that wrap, figures that scale): loaded on
+# every page, with either theme.
+html_static_path = ["_static"]
+html_css_files = ["sprockets_http.css"]
