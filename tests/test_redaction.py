@@ -15,6 +15,7 @@ import textwrap
 from typing import Any, Dict, List
 
 import pytest
+import tornado
 from tornado import httpclient, httputil, web
 
 import sprockets_http
@@ -69,6 +70,8 @@ URL_TABLE = [
     ("http://svc:8080/?email=a@b.com", "http://svc:8080/?email=a@b.com"),
     ("http://svc:8080/a?b@c", "http://svc:8080/a?b@c"),
     ("http://svc:8080/a#b@c", "http://svc:8080/a#b@c"),
+    ("http://svc:8080#a/b@c", "http://svc:8080#a/b@c"),
+    ("http://svc:8080?next=/a@b", "http://svc:8080?next=/a@b"),
     ("http://svc:/@me", "http://svc:/@me"),
     ("http://[::1]:8080/users/@me", "http://[::1]:8080/users/@me"),
     ("http://[::1]/users/@me", "http://[::1]/users/@me"),
@@ -189,11 +192,14 @@ SECRETS_TABLE: List[Any] = [
      frozenset({"Bearer TOK\n", "Bearer TOK\\n", "Bearer TOK", "TOK"})),
     ("http://h/", {"PROXY-AUTHORIZATION": "Basic Zm9vOmJhcg==", "Cookie": "a=1; sid=xyz"}, None,
      frozenset({"Basic Zm9vOmJhcg==", "Zm9vOmJhcg==", "a=1; sid=xyz", "sid=xyz"})),
-    ("http://h/", {"X-Api-Key": " k1 ", "X-Auth-Token": "t2", "Accept": None}, None,
+    ("http://h/", {"Accept": None, "X-Api-Key": " k1 ", "X-Auth-Token": "t2"}, None,
      frozenset({" k1 ", "k1", "t2"})),
+    ("http://h/", {"Authorization": 'Digest username="u", response="r"'}, None,
+     frozenset({'Digest username="u", response="r"', 'username="u", response="r"'})),
     ("http://h/", {"Authorization": b"Bearer B\xe9"}, None,
      frozenset({"Bearer B\xe9", "B\xe9", "Bearer B\\xe9", "B\\xe9"})),
     ("http://h/", {"Authorization: Bearer T": "x"}, None, frozenset({"Bearer T", "x"})),
+    ("http://h/", {"Authorization: Bearer a:b": "x"}, None, frozenset({"Bearer a:b", "x"})),
     ("http://h/", {"Authorization": ""}, "", frozenset()),
     ("http://h/", None, "pw's", frozenset({"pw's"})),
     ("http://h/", None, 'a"b\'c', frozenset({'a"b\'c', "a\"b\\'c"})),
@@ -242,6 +248,7 @@ HEADER_TABLE = [
     ("Cookie", "a=1; sid=xyz", "a=[redacted]; sid=[redacted]"),
     ("Cookie", "a=1;;b=2;", "a=[redacted]; b=[redacted]"),
     ("Cookie", "justavalue", "[redacted]"),
+    ("Cookie", "a=b=c", "a=[redacted]"),
     ("Set-Cookie", "sid=xyz; Path=/; HttpOnly", "sid=[redacted]; Path=/; HttpOnly"),
     ("Set-Cookie", "sid=xyz", "sid=[redacted]"),
     ("X-Api-Key", "k", "[redacted]"),
@@ -308,6 +315,11 @@ TEXT_TABLE = [
     ("token=abc", "token=[redacted]"),
     ("xtoken=abc", "xtoken=abc"),
     ("a?token=]", "a?token=[redacted]"),
+    ("a?token=abcX", "a?token=[redacted]"),
+    ("/x?token=abc]&y=1", "/x?token=[redacted]&y=1"),
+    ("?sig=s]\nnext", "?sig=[redacted]]\nnext"),
+    ("> Authorization: Bearer abc]", "> Authorization: Bearer [redacted]"),
+    ("[HTTP/2] [1] [authorization: Bearer abc", "[HTTP/2] [1] [authorization: Bearer [redacted]"),
     ("Trying 127.0.0.1:8080...", "Trying 127.0.0.1:8080..."),
     ("Connected to [::1] port 80", "Connected to [::1] port 80"),
     ("line one token=a\n> Cookie: x=y\n?sig=s]",
@@ -333,7 +345,7 @@ def test_redact_text_takes_another_parameter_set() -> None:
     [
         ("Authorization", "Bearer t", None),
         ("X-Token", b"bytes are fine", None),
-        ("X", "\ttab and latin-1 \xe9 and obs-text \x80", None),
+        ("X", "\ttab and latin-1 \xe9 and obs-text \x80 and \xff", None),
         ("X", "", None),
         ("Authorization", "Bearer SECRET\n",
          "the value of the header 'Authorization' contains a line break (CR or LF) at index 13 "
@@ -368,6 +380,8 @@ def test_redact_text_takes_another_parameter_set() -> None:
         ("X\u20ac", "x", "the header name 'X' is followed by a character that is not Latin-1 at "
          "index 1: a header name is a token (letters, digits and !#$%&'*+-.^_`|~)"),
         ("X\x7f", "x", "the header name 'X' is followed by a control character at index 1: a "
+         "header name is a token (letters, digits and !#$%&'*+-.^_`|~)"),
+        ("X\xff", "x", "the header name 'X' is followed by the character '\xff' at index 1: a "
          "header name is a token (letters, digits and !#$%&'*+-.^_`|~)"),
     ],
 )
@@ -434,9 +448,14 @@ async def test_tornado_exception_texts_about_headers_are_scrubbed(
         headers = httputil.HTTPHeaders()
         for name, value in HEADER_CASES[case].items():
             headers[name] = value
-    with pytest.raises(Exception) as caught:  # noqa: PT011 - which one depends on tornado
+    try:
         await httpclient.AsyncHTTPClient().fetch(url + "/", headers=headers)
-    text = f"{type(caught.value).__name__}: {caught.value}"
+    except Exception as error:  # which one depends on the client and tornado
+        text = f"{type(error).__name__}: {error}"
+    else:
+        # tornado < 6.4 sends a CR, and its curl client a CR or LF, as they
+        # are: http_fetch's own check must refuse them; nothing to scrub here.
+        pytest.skip(f"tornado {tornado.version} sends this header without raising")
     scrubbed = scrub(text, secrets_of(url, HEADER_CASES[case], None))
     for value in HEADER_CASES[case].values():
         for part in _parts(value):
@@ -631,8 +650,38 @@ def test_the_filter_is_installed_once_and_takes_another_set() -> None:
         )
         assert logger.filter(record)
         assert record.getMessage() == "> GET /?page=[redacted]&token=t HTTP/1.1"
+        for args, expected in [
+            (("GET", "http://h/?page=2&token=t"), "GET http://h/?page=[redacted]&token=t"),
+            ((">", b"page=2&token=t"), "> b'page=[redacted]&token=t'"),
+            ((">", "page=2&token=t"), "> 'page=[redacted]&token=t'"),
+        ]:
+            msg = "%s %s" if args[0] == "GET" else "%s %r"
+            record = logging.LogRecord(logger.name, logging.DEBUG, __file__, 1, msg, args, None)
+            assert logger.filter(record)
+            assert record.getMessage() == expected
     finally:
         install_curl_debug_redaction()
+
+
+def test_the_filter_is_installed_on_a_logger_without_it() -> None:
+    """What the import does, on a logger whose filters were cleared."""
+    logger = logging.getLogger(_log.CURL_LOGGER_NAME)
+    saved = list(logger.filters)
+    try:
+        for existing in saved:
+            logger.removeFilter(existing)
+        install_curl_debug_redaction()
+        assert len(logger.filters) == 1
+        record = logging.LogRecord(
+            logger.name, logging.DEBUG, __file__, 1, "%s %s", ("GET", "http://h/?token=t"), None
+        )
+        assert logger.filter(record)
+        assert record.getMessage() == "GET http://h/?token=[redacted]"
+    finally:
+        for existing in list(logger.filters):
+            logger.removeFilter(existing)
+        for existing in saved:
+            logger.addFilter(existing)
 
 
 @pytest.mark.parametrize(
@@ -643,6 +692,7 @@ def test_the_filter_is_installed_once_and_takes_another_set() -> None:
          "POST http://[redacted]@h/ (username: 'bob')"),
         ("%s %s", (">", "Authorization: Bearer t"), "> Authorization: Bearer [redacted]"),
         ("%s %s", ("<", "Set-Cookie: a=b"), "< Set-Cookie: a=[redacted]"),
+        ("%s %s", ("<", "Location: http://u:p@h/"), "< Location: http://[redacted]@h/"),
         ("%s", ("[HTTP/2] [1] [cookie: a=b]",), "[HTTP/2] [1] [cookie: a=[redacted]]"),
         ("%s %r", (">", b"password=p&x=1"), "> b'password=[redacted]&x=1'"),
         ("%s %r", (">", b"\x81\xa8password\xa1p"),
@@ -651,12 +701,14 @@ def test_the_filter_is_installed_once_and_takes_another_set() -> None:
         ("%s %r", (">", b'{"password": "a\\"b", "x": "\xc3\xa9"}'),
          "> b'{\"password\": \"[redacted]\", \"x\": \"\\xc3\\xa9\"}'"),
         ("%s %r", (">", b"a\x00b"), "> [3 bytes of binary request body, not shown]"),
+        ("%s %r", (">", b"a\x7fb"), "> [3 bytes of binary request body, not shown]"),
         ("%s %r", (">", b"line\r\n\tnext"), "> b'line\\r\\n\\tnext'"),
         ("%s %r", (">", "text"), "> 'text'"),
         ("%s %r", (">", "token=t"), "> 'token=[redacted]'"),
         ("%s %r", ("<", "token=t"), "< 'token=[redacted]'"),
         ("plain %s", ({"token": "t"},), "plain {'token': 't'}"),
         ("no args token=t", (), "no args token=[redacted]"),
+        ("100% token=t", (), "100% token=[redacted]"),
         ("%(a)s token=%(b)s", {"a": 1, "b": "x"}, "1 token=[redacted]"),
     ],
 )
@@ -723,3 +775,39 @@ def test_an_application_gets_redaction_by_importing_sprockets_http() -> None:
     assert "tornado.curl_httpclient|> GET /?token=[redacted] HTTP/1.1" in result.stdout
     for secret in (URL_PASSWORD, QUERY_TOKEN, BEARER):
         assert secret not in result.stdout + result.stderr
+
+
+# --- describe_outcome and scrub --------------------------------------------------
+
+
+class _Answer:
+    def __init__(self, code: Any, **attributes: Any) -> None:
+        self.code = code
+        self.__dict__.update(attributes)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "secrets", "expected"),
+    [
+        (_Answer(503, reason="Service Unavailable"), (), "503 Service Unavailable"),
+        (_Answer(204), (), "204"),
+        (_Answer(200, reason=""), (), "200"),
+        (OSError("cannot reach http://u:pw@h/"), {"pw", "u"}, "OSError: cannot reach "
+         "http://[redacted]:[redacted]@h/"),
+        (httpclient.HTTPClientError(599, "Timeout"), {"x"}, "HTTPClientError: HTTP 599: Timeout"),
+    ],
+)
+def test_describe_outcome(outcome: Any, secrets: Any, expected: str) -> None:
+    assert _log.describe_outcome(outcome, secrets) == expected
+
+
+def test_describe_outcome_of_an_object_without_a_status() -> None:
+    outcome = _Answer("x", reason="r")
+    assert _log.describe_outcome(outcome) == f"_Answer: {outcome}"
+
+
+def test_scrub_replaces_longer_secrets_first() -> None:
+    # "b" sorts after "abc" but is shorter: "abc" must go first, whole.
+    assert scrub("xabcx b", {"b", "abc"}) == "x[redacted]x [redacted]"
+    assert scrub("xabcx", {"abc", "abcx"}) == "x[redacted]"
+    assert scrub("nothing here", {"secret"}) == "nothing here"
