@@ -7,7 +7,7 @@ bodies, and an :class:`HTTPResponse` that keeps every attempt. A
 reimplementation of ``sprockets.mixins.http`` 2.6.0.
 """
 
-from sprockets_http._log import LOGGER
+from sprockets_http._log import LOGGER, SECRET_QUERY_PARAMETERS
 from sprockets_http._version import __version__
 from sprockets_http.content import (
     AVAILABLE_CONTENT_TYPES,
@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_USER_AGENT",
     "IDEMPOTENT_METHODS",
     "LOGGER",
+    "SECRET_QUERY_PARAMETERS",
     "BodyDecodeError",
     "HTTPClientMixin",
     "HTTPResponse",

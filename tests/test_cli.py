@@ -549,7 +549,12 @@ def test_an_invalid_url_exits_2(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["http://user:S3CRET@127.0.0.1:99999/x", "ftp://user:S3CRET@127.0.0.1/"]
+    "url",
+    [
+        "http://user:S3CRET@127.0.0.1:99999/x",
+        "ftp://user:S3CRET@127.0.0.1/",
+        "http://user:S3CRET/x@127.0.0.1/",  # urllib's error quotes "S3CRET" as the port
+    ],
 )
 def test_an_invalid_url_with_a_password_is_reported_without_it(url: str) -> None:
     result = fetch(url)
