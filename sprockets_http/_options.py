@@ -17,7 +17,7 @@ from typing import Any, Collection, Dict, Iterable, Mapping, Optional, Set, Tupl
 
 from tornado import httpclient, httputil
 
-from sprockets_http._log import redact_url
+from sprockets_http._log import describe_header_for_error, describe_url_for_error, redact_url
 from sprockets_http.retry import RetryPolicy
 
 #: The methods both of tornado's clients send without
@@ -38,8 +38,6 @@ _SIMPLE_UNSUPPORTED = ("proxy_host", "proxy_port", "proxy_username", "proxy_pass
 
 # RFC 9110 token: header names and methods.
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-# What may not appear in a URL sent as is: controls, space and DEL.
-_URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
 # Characters percent-encoding leaves alone in the path, query and fragment of
 # a URL with non-ASCII text: the reserved and unreserved sets, and "%".
 _URL_SAFE = "/:@!$&'()*+,;=?#[]~%-._"
@@ -92,7 +90,12 @@ def url(value: Any) -> str:
             return value
         if value.isascii() and value.isprintable() and " " not in value:
             match = _PLAIN_URL.match(value)
-            if match is not None and (match.group(1) is None or 0 < int(match.group(1)) < 65536):
+            if (
+                match is not None
+                and (match.group(1) is None or 0 < int(match.group(1)) < 65536)
+                # an "@" further on may end a userinfo with an unencoded "#"
+                and "@" not in value[match.end() :]
+            ):
                 if len(_good_urls) >= 1024:  # bounded: URLs with IDs in them vary
                     _good_urls.clear()
                 _good_urls.add(value)
@@ -113,25 +116,11 @@ def _checked_url(value: Any) -> str:
     text = str(value)
     if not text.isascii():
         text = _encode_url(text)
-    if _URL_FORBIDDEN.search(text):
-        raise ValueError(
-            f"url {redact_url(text)!r} has a space or a control character; "
-            "percent-encode it"
-        )
-    try:
-        parts = urllib.parse.urlsplit(text)
-        port = parts.port  # raises for a port that is not a number in range
-    except ValueError as error:
-        raise ValueError(f"url {redact_url(text)!r} is not a valid URL: {error}") from None
-    if parts.scheme.lower() not in ("http", "https"):
-        raise ValueError(
-            f"url {redact_url(text)!r} is not an absolute http or https URL "
-            f"(scheme {parts.scheme.lower()!r})"
-        )
-    if not parts.hostname:
-        raise ValueError(f"url {redact_url(text)!r} has no host")
-    if port == 0:
-        raise ValueError(f"url {redact_url(text)!r} has port 0")
+    problem = describe_url_for_error(text)
+    if problem is not None:
+        raise ValueError(f"url: {problem}")
+    if urllib.parse.urlsplit(text).port == 0:
+        raise ValueError(f"url: the URL {redact_url(text)!r} has port 0")
     return text
 
 
@@ -235,31 +224,27 @@ def copy_headers(request_headers: Optional[Mapping[str, str]]) -> Any:
 
 
 def check_headers(headers: Any) -> None:
-    """Header names must be tokens; values str without CR, LF or NUL and
-    encodable as Latin-1. The message names the header, never its value."""
+    """Header names must be tokens; values str of Latin-1 characters without
+    CR, LF, NUL or another control character (a tab is allowed). The message
+    names the header, never its value."""
     for name, value in header_pairs(headers):
-        if name not in _good_names:
-            if not isinstance(name, str) or not _TOKEN.fullmatch(name):
-                raise ValueError(f"request header name {_safe_name(name)} is not a valid name")
-            if len(_good_names) < 1024:
-                _good_names.add(name)
+        if type(value) is str and value.isascii() and value.isprintable() and name in _good_names:
+            continue  # the common case, decided at C speed
         if not isinstance(value, str):
             raise ValueError(
-                f"request header {name!r} must have a str value, not {type(value).__name__}"
+                f"request header {_safe_name(name)} must have a str value, not "
+                f"{type(value).__name__}"
             )
-        if value.isprintable() and value.isascii():
-            continue  # the common case, decided at C speed
-        if "\r" in value or "\n" in value or "\0" in value:
-            raise ValueError(
-                f"request header {name!r} has a CR, LF or NUL character in its value "
-                "(a value read from a file often ends with a newline: strip it)"
+        problem = describe_header_for_error(name, value)
+        if problem is not None:
+            hint = (
+                " (a value read from a file often ends with a newline: strip it)"
+                if "line break" in problem
+                else ""
             )
-        try:
-            value.encode("latin-1")
-        except UnicodeEncodeError:
-            raise ValueError(
-                f"request header {name!r} has characters outside Latin-1 in its value"
-            ) from None
+            raise ValueError(f"request headers: {problem}{hint}")
+        if len(_good_names) < 1024:
+            _good_names.add(name)
 
 
 # Header names already found good (a service sends the same few).

@@ -59,7 +59,13 @@ from typing import (
     Union,
 )
 
-from sprockets_http._log import LOGGER, describe_outcome, redact_url, secrets_of
+from sprockets_http._log import (
+    LOGGER,
+    SECRET_QUERY_PARAMETERS,
+    describe_outcome,
+    redact_url,
+    secrets_of,
+)
 from sprockets_http.retry import Reason
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -96,6 +102,7 @@ class Call:
         "__weakref__",
         "_auth_password",
         "_headers",
+        "_other_secrets",
         "_raw_url",
         "_redacted",
         "_secret_parameters",
@@ -115,7 +122,8 @@ class Call:
         owner: Any,
         headers: Any,
         auth_password: Optional[str],
-        secret_parameters: Optional[Collection[str]] = None,
+        secret_parameters: Collection[str] = SECRET_QUERY_PARAMETERS,
+        other_secret: Optional[str] = None,
     ) -> None:
         #: The request method (``"GET"``).
         self.method = method
@@ -131,6 +139,7 @@ class Call:
         self._headers = headers
         self._auth_password = auth_password
         self._secret_parameters = secret_parameters
+        self._other_secrets = (other_secret,)
         self._secrets: Optional[FrozenSet[str]] = None
 
     def __repr__(self) -> str:
@@ -141,15 +150,27 @@ class Call:
         """The URL of the current attempt, credentials redacted (userinfo and
         secret query parameters; see :func:`sprockets_http.redact_url`)."""
         if self._redacted is None:
-            self._redacted = _redact(self._raw_url, self._secret_parameters)
+            self._redacted = redact_url(self._raw_url, self._secret_parameters)
         return self._redacted
 
     def describe_error(self, error: BaseException) -> str:
         """``"TypeName: text"`` for *error*, with this call's credentials
         (URL password, ``auth_password``, credential headers) removed."""
+        return describe_outcome(error, self._secrets_now())
+
+    def _secrets_now(self) -> FrozenSet[str]:
         if self._secrets is None:
-            self._secrets = secrets_of(self._raw_url, self._headers, self._auth_password)
-        return describe_outcome(error, self._secrets)
+            self._secrets = self._secrets_of(self._raw_url, self._headers)
+        return self._secrets
+
+    def _secrets_of(self, url: str, headers: Any) -> FrozenSet[str]:
+        return secrets_of(
+            url,
+            headers,
+            self._auth_password,
+            secret_parameters=self._secret_parameters,
+            other_secrets=self._other_secrets,
+        )
 
     def _moved(self, url: str, headers: Any) -> None:
         # A retry hook may change the URL and headers: later events describe
@@ -157,14 +178,8 @@ class Call:
         if url != self._raw_url:
             self._raw_url, self._redacted = url, None
         if self._secrets is not None:
-            self._secrets = self._secrets | secrets_of(url, headers, self._auth_password)
+            self._secrets = self._secrets | self._secrets_of(url, headers)
         self._headers = headers
-
-
-def _redact(url: str, parameters: Optional[Collection[str]]) -> str:
-    if parameters is None:
-        return redact_url(url)
-    return redact_url(url, parameters)  # type: ignore[call-arg]
 
 
 class CallStarted(NamedTuple):

@@ -24,6 +24,7 @@ from typing import (
 
 from sprockets_http import _clock, _options, _transport, content
 from sprockets_http._headers import find_header, header_value
+from sprockets_http._log import SECRET_QUERY_PARAMETERS
 from sprockets_http._logging import log_event
 from sprockets_http._version import __version__
 from sprockets_http.events import (
@@ -86,6 +87,10 @@ class HTTPClientMixin:
     #: Subscribers to the events of this class's calls, after the built-in
     #: and the process-wide ones (see :mod:`sprockets_http.events`).
     HTTP_EVENT_SUBSCRIBERS: Sequence[Subscriber] = ()
+    #: Query (and fragment) parameters whose values are redacted from every
+    #: URL this class's calls log, trace or describe, matched ignoring case,
+    #: ``-`` and ``_`` (see :data:`~sprockets_http.SECRET_QUERY_PARAMETERS`).
+    REDACT_QUERY_PARAMETERS: Collection[str] = SECRET_QUERY_PARAMETERS
 
     simplify_error_response: bool
 
@@ -314,7 +319,17 @@ class HTTPClientMixin:
             simplify_error_response=getattr(self, "simplify_error_response", True)
         )
         response._start = started
-        call = Call(method, url, policy.max_attempts, started, self, headers, auth_password)
+        call = Call(
+            method,
+            url,
+            policy.max_attempts,
+            started,
+            self,
+            headers,
+            auth_password,
+            self.REDACT_QUERY_PARAMETERS,
+            kwargs.get("proxy_password"),
+        )
         subscribers = dispatch_for(self.HTTP_EVENT_SUBSCRIBERS)
 
         # --- the loop: attempt, ask the policy, emit, wait
@@ -400,6 +415,9 @@ class HTTPClientMixin:
                 url, headers, payload = self._http_req_modify_for_retry(
                     response, number - 1, url, headers, payload
                 )
+                # What the hook returns is the caller's too: checked likewise.
+                url = _options.url(url)
+                _options.check_headers(headers)
                 fetch_args["headers"], fetch_args["body"] = headers, payload
                 call._moved(url, headers)
         except asyncio.CancelledError:

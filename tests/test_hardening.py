@@ -567,8 +567,14 @@ async def test_a_certificate_for_another_host_is_not_retried(
 
 
 async def test_other_tls_failures_are_retried(caller, sleeps, client_kind):
-    # A server that is not TLS at all: the handshake fails, not a certificate.
-    async with RawServer(replying(answer(b"200 OK", []))) as server:
+    # A server that is not TLS at all: it answers the ClientHello in plain
+    # HTTP, so the handshake fails at once; no certificate is involved.
+    async def plain(reader, writer):
+        await reader.read(1)
+        writer.write(answer(b"400 Bad Request", []))
+        await writer.drain()
+
+    async with RawServer(plain) as server:
         response = await caller.http_fetch(
             server.url.replace("http://", "https://") + "/", request_timeout=5
         )
@@ -622,31 +628,31 @@ async def test_cancelled_calls_give_the_curl_client_its_slots_back(caller, serve
 
 
 async def test_a_cancelled_call_waiting_for_a_simple_client_slot_is_never_sent(caller):
-    httpclient.AsyncHTTPClient.configure(None, max_clients=1)
-    try:
-        stalled = Stalled()
-        async with RawServer(stalled) as server:
-            first = asyncio.ensure_future(
-                caller.http_fetch(server.url + "/", request_timeout=1, max_http_attempts=1)
-            )
-            for _ in range(200):
-                if stalled.arrived == 1:
-                    break
-                await asyncio.sleep(0.01)
-            queued = asyncio.ensure_future(
-                caller.http_fetch(server.url + "/queued", request_timeout=30)
-            )
-            await asyncio.sleep(0.05)
-            queued.cancel()
-            await asyncio.gather(queued, return_exceptions=True)
-            response = await first  # times out after 1 s, freeing the slot
-            await asyncio.sleep(0.1)
-            assert stalled.arrived == 1  # the cancelled one never went out
-        assert response.attempts == 1 and response.code == 599
-        client = httpclient.AsyncHTTPClient()
+    httpclient.AsyncHTTPClient.configure(None)
+    client = httpclient.AsyncHTTPClient()
+    client.max_clients = 1  # the simple client reads it on every request
+    stalled = Stalled()
+    async with RawServer(stalled) as server:
+        first = asyncio.ensure_future(
+            caller.http_fetch(server.url + "/", request_timeout=1, max_http_attempts=1)
+        )
+        for _ in range(200):
+            if stalled.arrived == 1:
+                break
+            await asyncio.sleep(0.01)
+        queued = asyncio.ensure_future(caller.http_fetch(server.url + "/queued", request_timeout=30))
+        for _ in range(200):
+            if client.waiting:
+                break
+            await asyncio.sleep(0.01)
+        assert len(client.waiting) == 1  # queued behind the stalled request
+        queued.cancel()
+        await asyncio.gather(queued, return_exceptions=True)
         assert client.waiting == {}
-    finally:
-        httpclient.AsyncHTTPClient.configure(None)
+        response = await first  # times out after 1 s, freeing the slot
+        await asyncio.sleep(0.1)
+        assert stalled.arrived == 1  # the cancelled one never went out
+    assert response.attempts == 1 and response.code == 599
 
 
 async def test_a_cancelled_call_ends_its_events(caller):
