@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import socket
 import sys
-from typing import Any, Iterator, List, Tuple
+from typing import Any, Iterator, List, Tuple, cast
 
 from tornado import httpserver, web
 
@@ -51,7 +51,9 @@ def instant_retries() -> Iterator[List[float]]:
             delay = 0
         return await real_sleep(delay, result)
 
-    asyncio.sleep = sleep
+    # cast: typeshed's asyncio.sleep is an overload whose signature differs
+    # across Python versions (3.9 still has the loop parameter).
+    asyncio.sleep = cast(Any, sleep)
     try:
         yield waits
     finally:
