@@ -8,6 +8,7 @@ reimplementation of ``sprockets.mixins.http`` 2.6.0.
 """
 
 from sprockets_http._log import LOGGER, SECRET_QUERY_PARAMETERS
+from sprockets_http._tornado_fixes import fail_fetch_on_reset
 from sprockets_http._version import __version__
 from sprockets_http.content import (
     AVAILABLE_CONTENT_TYPES,
@@ -21,6 +22,10 @@ from sprockets_http.content import (
 from sprockets_http.mixin import DEFAULT_USER_AGENT, HTTPClientMixin
 from sprockets_http.response import HTTPResponse
 from sprockets_http.retry import IDEMPOTENT_METHODS, RetryBudget, RetryPolicy
+
+# Tornado's simple client logs "Uncaught exception" and does not fail the
+# fetch when a connection is reset after the headers: see _tornado_fixes.
+fail_fetch_on_reset()
 
 __all__ = [
     "AVAILABLE_CONTENT_TYPES",

@@ -18,7 +18,7 @@ import functools
 import io
 import json
 import uuid
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional, Tuple, Union
 
 import umsgpack
 from ietfparse import datastructures, headers
@@ -285,8 +285,9 @@ def encode_body(value: Any, content_type: Optional[ContentTypeLike]) -> bytes:
 #   umsgpack, keys that were arrays are not checked for duplicates;
 # * timestamps (extension -1, 4, 8 or 12 bytes): an aware UTC
 #   datetime.datetime, nanoseconds truncated to microseconds; more than
-#   999,999,999 nanoseconds is ValueError (msgpack's behaviour); other
-#   extension types: umsgpack.Ext, whatever umsgpack classes are registered.
+#   999,999,999 nanoseconds is ValueError (msgpack 1.2's behaviour, enforced
+#   here with every msgpack release: see _unpackb_c); other extension types:
+#   umsgpack.Ext, whatever umsgpack classes are registered.
 #
 # The one difference left is nesting depth: umsgpack recurses in Python and
 # fails (RecursionError, so ValueError) a few hundred levels deep, msgpack
@@ -295,8 +296,15 @@ def encode_body(value: Any, content_type: Optional[ContentTypeLike]) -> bytes:
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
+def _datetime_of(seconds: int, nanoseconds: int) -> datetime.datetime:
+    """A timestamp as an aware UTC datetime, nanoseconds truncated (both backends)."""
+    if not 0 <= nanoseconds <= 999_999_999:
+        raise ValueError(f"invalid timestamp: {nanoseconds} nanoseconds")
+    return _EPOCH + datetime.timedelta(seconds=seconds, microseconds=nanoseconds // 1000)
+
+
 def _timestamp(ext: umsgpack.Ext) -> datetime.datetime:
-    """Decode the msgpack timestamp extension as msgpack's C extension does."""
+    """Decode the msgpack timestamp extension (for u-msgpack-python)."""
     data = ext.data
     if len(data) == 4:
         seconds, nanoseconds = int.from_bytes(data, "big"), 0
@@ -308,9 +316,7 @@ def _timestamp(ext: umsgpack.Ext) -> datetime.datetime:
         seconds = int.from_bytes(data[4:], "big", signed=True)
     else:
         raise ValueError(f"invalid timestamp data (length {len(data)})")
-    if nanoseconds > 999_999_999:
-        raise ValueError(f"invalid timestamp: {nanoseconds} nanoseconds")
-    return _EPOCH + datetime.timedelta(seconds=seconds, microseconds=nanoseconds // 1000)
+    return _datetime_of(seconds, nanoseconds)
 
 
 def _keep_ext(ext: umsgpack.Ext) -> umsgpack.Ext:
@@ -331,7 +337,7 @@ _BIN_8, _BIN_16, _BIN_32 = b"\xc4", b"\xc5", b"\xc6"
 # as the input": -2 refuses them all, empty ones included.
 _NO_BIN = -2
 # The types _bin_to_str has to look into (decoders return exact types).
-_WALKED = frozenset({bytes, list, dict, tuple})
+_WALKED: FrozenSet[type] = frozenset({bytes, list, dict, tuple})
 
 
 def _may_hold_bin(data: bytes) -> bool:
@@ -410,8 +416,74 @@ def _c_ext_hook(code: int, data: bytes) -> Any:
     return umsgpack.Ext(code, data)
 
 
+# msgpack's own datetimes (timestamp=3) are not exact in every release it
+# supports: 1.0.x goes through a float (rounding to the nearest microsecond,
+# and off by microseconds past 2**33 seconds), and releases before 1.2.4 or so
+# accept 10**9 nanoseconds or more (a second too many). Its Timestamp objects
+# (timestamp=0) refuse those in every release, so with such a release a
+# document that may hold nanoseconds is decoded into them, and they become
+# datetimes here as the containers holding them are built. Only the 8- and
+# 12-byte forms carry nanoseconds; their ext headers end in these bytes
+# (fixext 8, or ext 8/16/32 with a length of 8 or 12, then the type -1).
+_NANOSECOND_TIMESTAMP_MARKERS = (b"\xd7\xff", b"\x08\xff", b"\x0c\xff")
+
+
+def _may_hold_nanoseconds(data: bytes) -> bool:
+    return any(marker in data for marker in _NANOSECOND_TIMESTAMP_MARKERS)
+
+
+def _c_datetimes_are_exact() -> bool:
+    """Whether this msgpack's timestamp=3 gives what :func:`_datetime_of` gives."""
+    assert _msgpack is not None
+
+    def decode(packed: int) -> Any:
+        data = b"\xd7\xff" + packed.to_bytes(8, "big")
+        return _msgpack.unpackb(data, timestamp=3)
+
+    try:
+        decode(1_000_000_000 << 34)
+    except ValueError:
+        pass
+    else:
+        return False
+    largest = 999_999_999 << 34 | (2**34 - 1)
+    return bool(
+        decode(501 << 34) == _datetime_of(0, 501)
+        and decode(largest) == _datetime_of(2**34 - 1, 999_999_999)
+    )
+
+
+def _exact_datetime(value: Any) -> Any:
+    if _msgpack is not None and type(value) is _msgpack.Timestamp:
+        return _datetime_of(value.seconds, value.nanoseconds)
+    return value
+
+
+def _list_with_datetimes(items: List[Any]) -> List[Any]:
+    return [_exact_datetime(item) for item in items]
+
+
+def _map_with_datetimes(pairs: List[Tuple[Any, Any]]) -> Dict[Any, Any]:
+    return _map_from_pairs([(_exact_datetime(k), _exact_datetime(v)) for k, v in pairs])
+
+
 def _unpackb_c(data: bytes, max_bin_len: int) -> Any:
     assert _msgpack is not None
+    if not _C_DATETIMES_ARE_EXACT and _may_hold_nanoseconds(data):
+        return _exact_datetime(
+            _msgpack.unpackb(
+                data,
+                raw=False,
+                strict_map_key=False,
+                timestamp=0,
+                ext_hook=_c_ext_hook,
+                object_pairs_hook=_map_with_datetimes,
+                list_hook=_list_with_datetimes,
+                use_list=True,
+                unicode_errors="strict",
+                max_bin_len=max_bin_len,
+            )
+        )
     return _msgpack.unpackb(
         data,
         raw=False,
@@ -435,6 +507,8 @@ def _unpack_c(data: bytes) -> Any:
     except ValueError:  # a bin value, or an error the full decode reports too
         return _bin_to_str(_unpackb_c(data, len(data)))
 
+
+_C_DATETIMES_ARE_EXACT = _msgpack is not None and _c_datetimes_are_exact()
 
 _pack: Callable[[Any], bytes] = _pack_umsgpack
 _unpack: Callable[[bytes], Any] = _unpack_umsgpack

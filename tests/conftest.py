@@ -10,10 +10,13 @@
   be imported).
 * ``Caller`` is the smallest object using the mixin, for calls made outside a
   request handler.
+* Every coroutine test runs on pytest-tornasync's fresh ``io_loop``, whether
+  or not it names the fixture.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Iterator, List, Union
 
 import pytest
@@ -25,6 +28,16 @@ from sprockets_http.testing import instant_retries, serve_loopback
 
 class Caller(HTTPClientMixin):
     """A bare object with the mixin, as a rejected consumer or a script has."""
+
+
+@pytest.fixture(autouse=True)
+def _coroutine_tests_run_on_io_loop(request: pytest.FixtureRequest) -> None:
+    # pytest-tornasync runs a coroutine test on the io_loop fixture when the
+    # test names it, else on IOLoop.current(). With Tornado 6.2 there is no
+    # current loop once an earlier test's io_loop was cleared, so a test that
+    # does not name the fixture would fail with "There is no current event loop".
+    if inspect.iscoroutinefunction(getattr(request, "function", None)):
+        request.getfixturevalue("io_loop")
 
 
 @pytest.fixture
