@@ -640,7 +640,9 @@ async def test_a_cancelled_call_waiting_for_a_simple_client_slot_is_never_sent(c
             if stalled.arrived == 1:
                 break
             await asyncio.sleep(0.01)
-        queued = asyncio.ensure_future(caller.http_fetch(server.url + "/queued", request_timeout=30))
+        queued = asyncio.ensure_future(
+            caller.http_fetch(server.url + "/queued", request_timeout=30)
+        )
         for _ in range(200):
             if client.waiting:
                 break
