@@ -11,7 +11,7 @@ from typing import Any, Collection, Dict, Mapping, Optional, Tuple, Union
 from tornado import httpclient
 
 from sprockets_http import content
-from sprockets_http._headers import find_header, header_value
+from sprockets_http._headers import find_header, header_value, parse_positive_int
 from sprockets_http._log import LOGGER, describe_outcome, redact_url, secrets_of
 from sprockets_http._redirects import fetch_following_redirects
 from sprockets_http._version import __version__
@@ -35,11 +35,8 @@ def _client() -> httpclient.AsyncHTTPClient:
     text = os.environ.get("HTTP_MAX_CLIENTS")
     if not text:
         return httpclient.AsyncHTTPClient()
-    try:
-        max_clients = int(text)
-    except ValueError:
-        max_clients = 0
-    if max_clients < 1:
+    max_clients = parse_positive_int(text)
+    if max_clients is None:
         LOGGER.warning("Ignoring HTTP_MAX_CLIENTS=%r: not a positive integer", text)
         return httpclient.AsyncHTTPClient()
     client = httpclient.AsyncHTTPClient(max_clients=max_clients)
