@@ -228,7 +228,7 @@ def _parse_link_value(text: str) -> Optional[Dict[str, str]]:
         name = name.strip()
         if not (name or has_value):  # an empty element: "<a>;;rel=x"
             continue
-        value = _unquote(raw_value) if has_value else ""
+        value = _unquote(raw_value)  # "" without "="
         if not _is_token(name) or value is None:
             return None
         name = name.lower()

@@ -34,6 +34,69 @@ from sprockets_http._headers import (
     parse_retry_after,
 )
 
+# --- look-ups -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers, name, expected",
+    [
+        ({"Content-Type": "x"}, "Content-Type", "Content-Type"),
+        ({"content-type": "x"}, "Content-Type", "content-type"),
+        ({"CONTENT-TYPE": "x"}, "content-type", "CONTENT-TYPE"),
+        ({"Accept": "x", "Content-type": "y"}, "content-TYPE", "Content-type"),
+        ({"content-type": "x", "Content-Type": "y"}, "Content-Type", "Content-Type"),
+        ({"Accept": "x"}, "Content-Type", None),
+        ({"Content-Type-X": "x"}, "Content-Type", None),
+        ({}, "Content-Type", None),
+    ],
+)
+def test_find_header(headers, name, expected):
+    assert _headers.find_header(headers, name) == expected
+
+
+def http_headers(*pairs):
+    headers = httputil.HTTPHeaders()
+    for name, value in pairs:
+        headers.add(name, value)
+    return headers
+
+
+@pytest.mark.parametrize(
+    "headers, name, expected",
+    [
+        (http_headers(("Link", "<a>")), "Link", "<a>"),
+        (http_headers(("Link", "<a>")), "link", "<a>"),
+        (http_headers(("Link", "<a>"), ("Link", "<b>")), "Link", "<a>,<b>"),
+        (http_headers(("Link", "")), "Link", ""),
+        (http_headers(("Accept", "x")), "Link", None),
+        (http_headers(), "Link", None),
+        ({"Link": "<a>"}, "Link", "<a>"),
+        ({"Retry-After": 5}, "Retry-After", "5"),
+        ({"Link": ""}, "Link", ""),
+        ({"Accept": "x"}, "Link", None),
+        ({}, "Link", None),
+    ],
+)
+def test_header_value(headers, name, expected):
+    assert _headers.header_value(headers, name) == expected
+
+
+class ListOnlyHeaders:
+    """Headers whose ``get`` must not be used: it raises and catches a
+    KeyError in tornado's HTTPHeaders, which is slow."""
+
+    def get_list(self, name):
+        return {"Link": ["<a>", "<b>"]}.get(name, [])
+
+    def get(self, name, default=None):
+        raise AssertionError("header_value used get()")
+
+
+def test_header_value_reads_get_list_when_there_is_one():
+    assert _headers.header_value(ListOnlyHeaders(), "Link") == "<a>,<b>"
+    assert _headers.header_value(ListOnlyHeaders(), "Warning") is None
+
+
 # --- Content-Type -------------------------------------------------------------------
 
 CONTENT_TYPES = [
@@ -120,6 +183,9 @@ CONTENT_TYPES = [
     ('application/json; charset="utf-8\\"', ("json", None)),
     ('application/json; charset="', ("json", None)),
     ('application/json; charset="latin-1"; charset="broken', ("json", "latin-1")),
+    # the first "=" ends the name
+    ('application/json; charset="utf=8"', ("json", "utf=8")),
+    ("text/plain; charset=a=b", (None, "a=b")),
     # unquoted values are taken as they are, up to the next ";"
     ("application/json; charset=utf-8, text/plain", ("json", "utf-8, text/plain")),
     # a type or subtype that is not a token: an unknown type, nothing kept
@@ -615,6 +681,9 @@ RETRY_AFTER = [
     ("10", -0.0, 0.0),
     ("10", math.nan, 0.0),
     ("10", 2.5, 2.5),
+    ("10", 0.5, 0.5),
+    ("0.25", 1, 0.25),
+    ("10", 1, 1.0),
     ("10", math.inf, 10.0),
     ("9" * 400, 20, 20.0),  # float() makes it inf: clamped like any other
     ("9" * 400, math.inf, 2147483648.0),  # 2**31 s, whatever the cap
