@@ -176,9 +176,11 @@ def parse_content_type(value: str) -> Tuple[Optional[str], Optional[str]]:
     Malformed input, leniently: whitespace around the ``/`` and the ``=`` is
     ignored; a type or subtype that is not a token (missing, empty, holding a
     space or a ``,``, several media types joined by commas) gives
-    ``(None, None)``; a malformed parameter (no ``=``, a name that is not a
-    token, broken quotes) is skipped and the others are kept; when
-    ``charset`` appears more than once the last well-formed one counts.
+    ``(None, None)``; an unquoted value is the text up to the next ``;``,
+    trimmed, whatever it holds but a ``"``; a malformed parameter (no ``=``,
+    a name that is not a token, broken quotes) is skipped and the others are
+    kept; when ``charset`` appears more than once the last well-formed one
+    counts.
     """
     media_range, _, parameters = value.partition(";")
     type_, _, subtype = media_range.partition("/")
