@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from tornado import httpclient
 
+from sprockets_http._headers import parse_positive_int
 from sprockets_http._log import LOGGER
 from sprockets_http._redirects import fetch_following_redirects
 
@@ -39,11 +40,8 @@ def max_clients_setting(text: Optional[str]) -> Optional[int]:
         return _env_cache[text]
     except KeyError:
         pass
-    try:
-        value: Optional[int] = int(text)
-    except ValueError:
-        value = None
-    if value is None or value < 1:
+    value = parse_positive_int(text)
+    if value is None:
         LOGGER.warning("Ignoring HTTP_MAX_CLIENTS=%r: not a positive integer", text)
         value = None
     elif value > MAX_CLIENTS_LIMIT:

@@ -21,7 +21,9 @@ import uuid
 from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional, Tuple, Union
 
 import umsgpack
-from ietfparse import datastructures, headers
+from ietfparse import datastructures
+
+from sprockets_http._headers import media_format, parse_content_type
 
 try:  # The ``fast`` extra: msgpack's C extension.
     import msgpack as _msgpack
@@ -90,59 +92,30 @@ class MediaType(NamedTuple):
 _UNKNOWN = MediaType(None, None)
 
 
-def _format_of(type_: str, subtype: str, suffix: Optional[str]) -> Optional[str]:
-    if type_ == "application":
-        if subtype in ("json", "msgpack"):
-            return subtype
-        if suffix in ("json", "msgpack"):
-            return suffix
-    elif suffix in ("json", "msgpack"):
-        return suffix
-    return None
-
-
 @functools.lru_cache(maxsize=256)
 def _media_type_of_text(value: str) -> MediaType:
     # Services send the same few Content-Type values over and over, so the
     # parse is cached per distinct header value.
-    try:
-        parsed = headers.parse_content_type(value)
-    except Exception:  # noqa: BLE001 - a server's header must never raise here
-        return _lenient_media_type(value)
-    return MediaType(
-        _format_of(parsed.content_type, parsed.content_subtype, parsed.content_suffix),
-        (parsed.parameters.get("charset") or None),
-    )
-
-
-def _lenient_media_type(value: str) -> MediaType:
-    """Read the type and charset of a header ietfparse refuses (bad parameters)."""
-    main, _, params = value.partition(";")
-    type_, _, subtype = main.strip().lower().partition("/")
-    subtype, _, suffix = subtype.rpartition("+") if "+" in subtype else (subtype, "", "")
-    charset = None
-    for param in params.split(";"):
-        name, _, val = param.partition("=")
-        if name.strip().lower() == "charset" and val.strip():
-            charset = val.strip().strip('"').lower()
-    return MediaType(_format_of(type_, subtype, suffix or None), charset)
+    return MediaType(*parse_content_type(value))
 
 
 def media_type(content_type: Optional[ContentTypeLike]) -> MediaType:
     """Classify a Content-Type (a header string or a parsed ContentType).
 
-    Never raises: anything unparseable is an unknown type.
+    Never raises: anything unparseable is an unknown type. The grammar, and
+    what is made of a malformed header, are those of
+    ``sprockets_http._headers.parse_content_type``.
     """
     if content_type is None:
         return _UNKNOWN
     if isinstance(content_type, datastructures.ContentType):
+        subtype = content_type.content_subtype
+        if content_type.content_suffix:
+            subtype = f"{subtype}+{content_type.content_suffix}"
+        charset = content_type.parameters.get("charset")
         return MediaType(
-            _format_of(
-                content_type.content_type,
-                content_type.content_subtype,
-                content_type.content_suffix,
-            ),
-            content_type.parameters.get("charset") or None,
+            media_format(content_type.content_type.lower(), subtype.lower()),
+            charset.lower() if charset else None,
         )
     return _media_type_of_text(str(content_type))
 

@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional
 from tornado import httpclient
 
 from sprockets_http import content
-from sprockets_http._headers import header_value
+from sprockets_http._headers import header_value, parse_links
 from sprockets_http._log import LOGGER, redact_url
 
 __all__ = ["HTTPResponse"]
@@ -37,6 +37,7 @@ class HTTPResponse:
         "_decoded_from",
         "_exceptions",
         "_finish",
+        "_links_logged_for",
         "_outcomes",
         "_responses",
         "_simplify_error_response",
@@ -54,6 +55,7 @@ class HTTPResponse:
         self._decoded_from: Optional[httpclient.HTTPResponse] = None
         self._waits: List[float] = []
         self._outcomes: List[Any] = []
+        self._links_logged_for: Optional[httpclient.HTTPResponse] = None
 
     def __len__(self) -> int:
         """The number of attempts: the same as :attr:`attempts`."""
@@ -187,7 +189,8 @@ class HTTPResponse:
         Each dict has ``target`` and the link's parameters (``rel``,
         ``title``, ...). ``[]`` when the last response has no Link header,
         ``None`` with no response. A malformed header gives the links that
-        could be parsed (possibly ``[]``) and logs a warning; never raises.
+        could be parsed (possibly ``[]``) and logs a warning, once per
+        response; never raises. Each read returns new lists and dicts.
         """
         if not self._responses:
             return None
@@ -195,7 +198,18 @@ class HTTPResponse:
         value = header_value(last.headers, "Link")
         if not value:
             return []
-        return _parse_links(value, last.effective_url)
+        parsed = parse_links(value)
+        if parsed.dropped and self._links_logged_for is not last:
+            self._links_logged_for = last
+            LOGGER.warning(
+                "Malformed Link header in the response from %s (%d link(s) parsed, "
+                "%d skipped): %r",
+                redact_url(last.effective_url),
+                len(parsed.links),
+                len(parsed.dropped),
+                value[:200],
+            )
+        return parsed.links
 
     @property
     def ok(self) -> bool:
@@ -212,112 +226,3 @@ class HTTPResponse:
         if not self._responses:
             return None
         return self._responses[-1]
-
-
-# Link parameters whose values are case-insensitive tokens (RFC 8288 3.3):
-# lower-cased so callers can compare them directly. Others (title, anchor,
-# type, ...) keep the case the server sent.
-_CASE_INSENSITIVE_LINK_PARAMS = frozenset({"rel", "rev"})
-
-
-def _split_outside_quotes(text: str, delimiter: str) -> List[str]:
-    """Split *text* at *delimiter* where it is outside quoted strings (with
-    backslash escapes) and outside ``<...>``."""
-    parts: List[str] = []
-    current: List[str] = []
-    quoted = bracketed = escaped = False
-    for char in text:
-        if escaped:
-            escaped = False
-        elif quoted and char == "\\":
-            escaped = True
-        elif char == '"' and not bracketed:
-            quoted = not quoted
-        elif char == "<" and not quoted:
-            bracketed = True
-        elif char == ">" and not quoted:
-            bracketed = False
-        elif char == delimiter and not quoted and not bracketed:
-            parts.append("".join(current))
-            current = []
-            continue
-        current.append(char)
-    parts.append("".join(current))
-    return parts
-
-
-def _unquote(value: str) -> Optional[str]:
-    """The text of a token or quoted-string; None when the quotes are broken."""
-    if not value.startswith('"'):
-        return None if '"' in value else value
-    if len(value) < 2 or not value.endswith('"'):
-        return None
-    result: List[str] = []
-    escaped = False
-    for char in value[1:-1]:
-        if escaped:
-            result.append(char)
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == '"':
-            return None
-        else:
-            result.append(char)
-    return None if escaped else "".join(result)
-
-
-def _parse_link_value(text: str) -> Optional[Dict[str, str]]:
-    """Parse one link-value (``<target>; name=value; ...``); None if malformed."""
-    text = text.strip()
-    if not text.startswith("<") or ">" not in text:
-        return None
-    target, _, rest = text[1:].partition(">")
-    link = {"target": target.strip()}
-    params = _split_outside_quotes(rest, ";")
-    if params[0].strip():  # text between ">" and the first ";"
-        return None
-    for param in params[1:]:
-        if not param.strip():
-            continue
-        name, has_value, raw_value = param.partition("=")
-        name = name.strip().lower()
-        if not name or any(c in name for c in ' \t"<>,'):
-            return None
-        value = _unquote(raw_value.strip()) if has_value else ""
-        if value is None:
-            return None
-        if name in _CASE_INSENSITIVE_LINK_PARAMS:
-            value = value.lower()
-        # RFC 8288: occurrences of a parameter after the first are ignored.
-        link.setdefault(name, value)
-    return link
-
-
-def _parse_links(value: str, url: str) -> List[Dict[str, str]]:
-    """Parse a Link header (RFC 8288), keeping every well-formed link-value.
-
-    ietfparse folds the case of every parameter value (a ``title`` included)
-    and gives up on the whole header at the first malformed link-value, so
-    the header is parsed here; a malformed part is skipped and logged.
-    """
-    links: List[Dict[str, str]] = []
-    malformed = 0
-    for part in _split_outside_quotes(value, ","):
-        if not part.strip():
-            continue
-        link = _parse_link_value(part)
-        if link is None:
-            malformed += 1
-        else:
-            links.append(link)
-    if malformed:
-        LOGGER.warning(
-            "Malformed Link header in the response from %s (%d link(s) parsed, "
-            "%d skipped): %r",
-            redact_url(url),
-            len(links),
-            malformed,
-            value[:200],
-        )
-    return links

@@ -34,8 +34,6 @@ an HTTP-date), clamped to ``[0, request_timeout]``; otherwise
 from __future__ import annotations
 
 import collections
-import datetime
-import email.utils
 import enum
 import math
 import numbers
@@ -56,6 +54,8 @@ from typing import (
     Tuple,
     Union,
 )
+
+from sprockets_http._headers import parse_retry_after
 
 __all__ = [
     "IDEMPOTENT_METHODS",
@@ -79,11 +79,6 @@ IDEMPOTENT_METHODS: FrozenSet[str] = frozenset(
 REFUSED_STATUS_CODES: FrozenSet[int] = frozenset({423, 429})
 
 
-# delta-seconds (RFC 9110: digits), leniently with a sign (a negative wait is
-# clamped to 0) and a decimal fraction; not float()'s "inf", "1e3" or "1_000".
-_DELTA_SECONDS = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
-
-
 class Decision(enum.Enum):
     """What to do after an attempt."""
 
@@ -95,40 +90,6 @@ class Decision(enum.Enum):
     STOP = "stop"
     #: worth another attempt, if any are left.
     RETRY = "retry"
-
-
-def parse_retry_after(
-    value: Optional[str], *, cap: float, now: Optional[float] = None
-) -> Optional[float]:
-    """Return the wait a ``Retry-After`` header asks for, in ``[0, cap]``.
-
-    *value* is delta-seconds (``"120"``; a decimal fraction is accepted) or an
-    HTTP-date (``"Wed, 21 Oct 2015 07:28:00 GMT"``), which is compared with
-    *now* (seconds since the epoch, :func:`time.time` by default). Returns
-    ``None`` when *value* is missing or unparseable, so the caller falls back
-    to its backoff.
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    seconds: Optional[float] = None
-    if _DELTA_SECONDS.fullmatch(text):
-        seconds = float(text)
-    elif not text[0].isdigit() and text[0] not in "+-.":
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            when = None
-        if when is not None and when.tzinfo is None:
-            # asctime dates carry no zone; HTTP-dates are always GMT.
-            when = when.replace(tzinfo=datetime.timezone.utc)
-        if when is not None:
-            seconds = when.timestamp() - (time.time() if now is None else now)
-    if seconds is None or math.isnan(seconds):
-        return None
-    return float(min(max(seconds, 0.0), max(cap, 0.0)))
 
 
 class Reason(str, enum.Enum):

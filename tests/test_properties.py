@@ -12,8 +12,9 @@ import datetime
 import email.utils
 import io
 import math
+import re
 import uuid
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 from tornado import httpclient, httputil
 
 from sprockets_http import BodyDecodeError, HTTPResponse, content
+from sprockets_http._headers import parse_links
 from sprockets_http.retry import RetryPolicy, parse_retry_after
 
 BOUNDED = settings(
@@ -124,41 +126,91 @@ def test_http_dates_are_seconds_from_now_clamped(when: datetime.datetime, cap: f
 
 # --- Link ----------------------------------------------------------------------
 
-link_params = st.lists(
-    st.tuples(
-        st.sampled_from(["rel", "title", "type", "anchor", "title*", "hreflang", "x"]),
-        st.one_of(st.text(max_size=12), st.text(max_size=12).map(lambda v: f'"{v}"')),
-    ),
-    max_size=3,
+TOKEN = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+tokens = st.from_regex(r"[-!#$%&'*+.^_`|~0-9A-Za-z]{1,8}", fullmatch=True)
+texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+param_names = st.one_of(
+    st.sampled_from(["rel", "Rel", "REV", "title", "anchor", "title*", "type"]),
+    tokens.filter(lambda name: name.lower() != "target"),
 )
-link_values = st.lists(
-    st.tuples(st.text(max_size=20), link_params).map(
-        lambda pair: "<" + pair[0] + ">" + "".join(f"; {k}={v}" for k, v in pair[1])
-    ),
-    max_size=4,
-).map(", ".join)
+link_params = st.lists(
+    st.tuples(param_names, texts, st.booleans()), max_size=4, unique_by=lambda p: p[0].lower()
+)
+targets = st.text(st.characters(blacklist_characters="<>", blacklist_categories=("Cs",)),
+                  max_size=20)
+# Never a link-value: no "<" to start one, no quote or comma to run into the next.
+garbage = st.text(
+    st.characters(blacklist_characters='<",', blacklist_categories=("Cs",)), min_size=1,
+    max_size=12,
+).filter(str.strip)
+link_elements = st.lists(
+    st.one_of(st.tuples(targets, link_params), garbage, st.just("")), max_size=5
+)
+
+
+def quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render_link(target: str, params: Any, separator: str) -> str:
+    rendered = f"<{target}>"
+    for name, value, bare in params:
+        shown = value if bare and TOKEN.fullmatch(value) else quoted(value)
+        rendered += f"{separator}{name}={shown}"
+    return rendered
+
+
+def link_sent(target: str, params: Any) -> Dict[str, str]:
+    """The link a client must read back: names lower-cased, rel and rev values
+    too, the target trimmed."""
+    link = {"target": target.strip()}
+    for name, value, _bare in params:
+        link[name.lower()] = value.lower() if name.lower() in ("rel", "rev") else value
+    return link
 
 
 @BOUNDED
-@given(value=st.one_of(st.text(), link_values))
-@example(value='<http://a/>; rel="next", <http://b/>; rel=prev')
-@example(value='<http://a/>; rel="unterminated, <http://b/>')
-def test_links_never_raise(value: str) -> None:
+@given(
+    elements=link_elements,
+    separator=st.sampled_from([", ", ",", " , ", ",\t"]),
+    param_separator=st.sampled_from(["; ", ";", " ; ", "\t;\t"]),
+)
+@example(elements=[("http://a/", [("rel", "next", True)]), "garbage"], separator=", ",
+         param_separator="; ")
+@example(elements=[("a, b; c", [("title", 'say "hi", \\o/', False)])], separator=",",
+         param_separator=";")
+def test_links_never_raise(elements: List[Any], separator: str, param_separator: str) -> None:
+    """Links rendered with every quoting rule come back as they were sent, in
+    order, and the garbage between them is dropped, not the links."""
+    rendered, expected, dropped = [], [], []
+    for element in elements:
+        if isinstance(element, tuple):
+            rendered.append(render_link(element[0], element[1], param_separator))
+            expected.append(link_sent(*element))
+        else:
+            rendered.append(element)
+            if element.strip():
+                dropped.append(element.strip())
+    value = separator.join(rendered)
     links = recorded(tornado_response(link=value)).links
-    assert isinstance(links, list)
-    for link in links:
-        assert isinstance(link, dict) and isinstance(link["target"], str)
-        assert all(isinstance(k, str) and isinstance(v, str) for k, v in link.items())
+    assert links == expected
+    assert [list(link) for link in links] == [list(link) for link in expected]  # order
+    assert parse_links(value).dropped == dropped
 
 
-def test_links_of_a_well_formed_header():
-    links = recorded(
-        tornado_response(link='<http://a/1>; rel="next", <http://a/0>; rel="prev"; title="x"')
-    ).links
-    assert links == [
-        {"target": "http://a/1", "rel": "next"},
-        {"target": "http://a/0", "rel": "prev", "title": "x"},
-    ]
+@BOUNDED
+@given(value=st.text())
+@example(value='<http://a/>; rel="unterminated, <http://b/>')
+def test_any_link_header_gives_links_or_drops(value: str) -> None:
+    parsed = parse_links(value)
+    links = recorded(tornado_response(link=value)).links
+    assert links == parsed.links
+    for link in parsed.links:
+        assert link["target"] in value
+        assert all(name == "target" or TOKEN.fullmatch(name) for name in link)
+        assert all(name == name.lower() for name in link)
+    for text in parsed.dropped:
+        assert text and text == text.strip() and text in value
 
 
 # --- body decoding -------------------------------------------------------------------

@@ -7,7 +7,7 @@ import email.utils
 
 import pytest
 
-from sprockets_http.retry import Decision, RetryPolicy, parse_retry_after
+from sprockets_http.retry import Decision, RetryPolicy
 
 NOW = 1_700_000_000.0  # a fixed "now", seconds since the epoch
 
@@ -93,53 +93,6 @@ def test_backoff_huge_retry_number_does_not_overflow():
 def test_backoff_is_not_clamped_to_request_timeout():
     policy = RetryPolicy(retry_timeout=10, request_timeout=1)
     assert policy.backoff(2) == 20
-
-
-# --- parse_retry_after -------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "value, expected",
-    [("0", 0), ("5", 5), ("  7 ", 7), ("1.5", 1.5), ("120", 20), ("-3", 0), ("+4", 4)],
-)
-def test_delta_seconds(value, expected):
-    assert parse_retry_after(value, cap=20, now=NOW) == expected
-
-
-@pytest.mark.parametrize(
-    "offset, expected",
-    [(10, 10), (0, 0), (-3600, 0), (86400, 20)],
-)
-def test_http_date(offset, expected):
-    assert parse_retry_after(http_date(offset), cap=20, now=NOW) == pytest.approx(expected)
-
-
-def test_http_date_other_formats():
-    # RFC 850 and asctime forms are HTTP-dates too (RFC 9110, 5.6.7)
-    assert parse_retry_after("Tuesday, 14-Nov-23 22:13:30 GMT", cap=100, now=NOW) == 10
-    assert parse_retry_after("Tue Nov 14 22:13:30 2023", cap=100, now=NOW) == pytest.approx(10)
-
-
-def test_http_date_uses_the_wall_clock_by_default():
-    import time
-
-    value = email.utils.formatdate(time.time() + 30, usegmt=True)
-    assert 28 <= parse_retry_after(value, cap=60) <= 30
-
-
-@pytest.mark.parametrize(
-    "value",
-    [None, "", "   ", "soon", "1e", "five", "NaN", "nan", "-", ".", "12 seconds",
-     "inf", "+inf", "-inf", "1e3", "1_000", "\u0663", "0x10",
-     "Someday, 99 Foo 2015 99:99:99 GMT", "Wed, 21 Oct 2015", "\x00"],
-)
-def test_garbage_is_none(value):
-    assert parse_retry_after(value, cap=20, now=NOW) is None
-
-
-@pytest.mark.parametrize("cap", [0, -1])
-def test_cap_of_zero_or_less_means_zero(cap):
-    assert parse_retry_after("10", cap=cap, now=NOW) == 0
 
 
 # --- wait: Retry-After first, the backoff otherwise -------------------------------------------
