@@ -454,7 +454,7 @@ def test_a_malformed_link_header_is_logged_once_per_response_url_redacted(caplog
     assert record.links == first
     assert warnings_of(caplog) == [
         "Malformed Link header in the response from "
-        "http://user:[redacted]@127.0.0.1:1/items (1 link(s) parsed, 2 skipped): "
+        "http://[redacted]@127.0.0.1:1/items (1 link(s) parsed, 2 skipped): "
         "'<http://a/>; rel=next, garbage, <x'"
     ]
     # A later response with the same header is another response: logged too.
