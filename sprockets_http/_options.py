@@ -302,13 +302,9 @@ def credential(value: Any, name: str) -> Optional[str]:
     raise ValueError(f"{name} must be a str or None, not {type(value).__name__}")
 
 
-def retry_policy(
-    given: Optional[RetryPolicy], explicit: Collection[str]
-) -> Optional[RetryPolicy]:
+def retry_policy(given: Any, explicit: Collection[str]) -> RetryPolicy:
     """A caller's ``retry_policy``; the per-call options it replaces may not
     be given with it (which one would win is not obvious)."""
-    if given is None:
-        return None
     if not isinstance(given, RetryPolicy):
         raise ValueError(f"retry_policy must be a RetryPolicy, not {type(given).__name__}")
     if explicit:

@@ -66,7 +66,7 @@ from sprockets_http._log import (
     redact_url,
     secrets_of,
 )
-from sprockets_http.retry import Reason
+from sprockets_http.retry import Reason, Step
 
 if TYPE_CHECKING:  # pragma: no cover
     from tornado import httpclient
@@ -245,6 +245,18 @@ class RetryDecided(NamedTuple):
     #: Where :attr:`wait` came from: ``"retry-after"`` or ``"backoff"``, or
     #: None.
     wait_source: Optional[str]
+
+
+def _decided(call: Call, attempt: AttemptEnded, step: Step) -> RetryDecided:
+    wait = step.wait
+    return RetryDecided(
+        call,
+        attempt,
+        step.retry,
+        step.reason,
+        None if wait is None else wait.seconds,
+        None if wait is None else wait.source,
+    )
 
 
 class WaitStarted(NamedTuple):

@@ -28,7 +28,6 @@ from sprockets_http._log import SECRET_QUERY_PARAMETERS
 from sprockets_http._logging import log_event
 from sprockets_http._version import __version__
 from sprockets_http.events import (
-    AttemptEnded,
     AttemptStarted,
     Call,
     CallEnded,
@@ -37,6 +36,7 @@ from sprockets_http.events import (
     Subscriber,
     WaitStarted,
     _add_builtin,
+    _decided,
     dispatch_for,
     emit,
 )
@@ -53,6 +53,91 @@ _add_builtin(log_event)
 # Policies built from the same options are the same value: built (and their
 # options checked) once, then reused by every call with those options.
 _policies: Dict[Tuple[Any, ...], RetryPolicy] = {}
+
+
+def _retry_after(outcome: Any) -> Optional[str]:
+    """The Retry-After header of an error response (the only ones it can
+    change a wait for), or None."""
+    if isinstance(outcome, Exception) or outcome.code < 400:
+        return None
+    return header_value(outcome.headers, "Retry-After")
+
+
+class _Plan:
+    """A call's options, resolved and checked once by
+    :meth:`HTTPClientMixin._http_plan`."""
+
+    __slots__ = (
+        "budget",
+        "connect_timeout",
+        "fetch_args",
+        "headers",
+        "method",
+        "payload",
+        "policy",
+        "redact_parameters",
+        "request_timeout",
+        "sender",
+        "total_timeout",
+        "url",
+    )
+
+    def __init__(
+        self,
+        url: str,
+        method: str,
+        headers: MutableMapping[str, str],
+        payload: Any,
+        policy: RetryPolicy,
+        budget: Optional[RetryBudget],
+        connect_timeout: float,
+        request_timeout: float,
+        total_timeout: Optional[float],
+        fetch_args: Dict[str, Any],
+        sender: _transport.Attempt,
+        redact_parameters: Collection[str],
+    ) -> None:
+        self.url = url
+        self.method = method
+        self.headers = headers
+        self.payload = payload
+        self.policy = policy
+        self.budget = budget
+        self.connect_timeout = connect_timeout
+        self.request_timeout = request_timeout
+        self.total_timeout = total_timeout
+        self.fetch_args = fetch_args
+        self.sender = sender
+        self.redact_parameters = redact_parameters
+
+    def call(self, owner: Any, started: float) -> Call:
+        """The call as its event subscribers see it."""
+        return Call(
+            self.method,
+            self.url,
+            self.policy.max_attempts,
+            started,
+            owner,
+            self.headers,
+            self.fetch_args["auth_password"],
+            self.redact_parameters,
+            self.fetch_args.get("proxy_password"),
+        )
+
+    def cut_timeouts(self, deadline: Optional[float], now: float) -> None:
+        """Give the next attempt no more than the time left before *deadline*."""
+        if deadline is not None:
+            left = max(deadline - now, 0.001)
+            self.fetch_args["connect_timeout"] = min(self.connect_timeout, left)
+            self.fetch_args["request_timeout"] = min(self.request_timeout, left)
+
+    def retarget(self, url: str, headers: MutableMapping[str, str], payload: Any) -> str:
+        """Take what the retry hook returned for the next attempt; it is the
+        caller's, so it is checked like the arguments. Returns the URL."""
+        url = _options.url(url)
+        _options.check_headers(headers)
+        self.fetch_args["headers"], self.fetch_args["body"] = headers, payload
+        return url
 
 
 class HTTPClientMixin:
@@ -215,53 +300,184 @@ class HTTPClientMixin:
             no request is sent
         :raises TypeError: for a keyword argument ``fetch`` does not take
         """
+        plan = self._http_plan(
+            url,
+            method,
+            request_headers,
+            body,
+            content_type,
+            follow_redirects,
+            max_redirects,
+            connect_timeout,
+            request_timeout,
+            retry_timeout,
+            max_http_attempts,
+            auth_username,
+            auth_password,
+            user_agent,
+            validate_cert,
+            allow_nonstandard_methods,
+            dont_retry,
+            max_retry_timeout,
+            retry_jitter,
+            total_timeout,
+            retry_methods,
+            retry_policy,
+            kwargs,
+        )
+        # Nothing was sent before this line: every argument is checked.
+        url, headers, payload, policy = plan.url, plan.headers, plan.payload, plan.policy
+        started = _clock.now()
+        deadline = None if plan.total_timeout is None else started + plan.total_timeout
+        response = HTTPResponse(
+            simplify_error_response=getattr(self, "simplify_error_response", True)
+        )
+        response._start = started
+        call = plan.call(self, started)
+        subscribers = dispatch_for(self.HTTP_EVENT_SUBSCRIBERS)
+        number, reason = 1, Reason.CANCELLED
+        try:
+            # Inside the try: CallEnded always follows CallStarted.
+            if subscribers.call_started:
+                emit(subscribers.call_started, CallStarted(call))
+            if plan.budget is not None:
+                plan.budget.record_first_attempt()
+            while True:
+                # --- attempt
+                if subscribers.attempt_started:
+                    emit(subscribers.attempt_started, AttemptStarted(call, number, headers))
+                attempt_started = _clock.now()
+                plan.cut_timeouts(deadline, attempt_started)
+                outcome = await plan.sender.send(url, plan.fetch_args, deadline, _clock.now)
+                now = _clock.now()
+                ended = response.record(call, number, outcome, now - attempt_started)
+                # --- ask the policy
+                step = policy.next_step(
+                    plan.method,
+                    number,
+                    status=ended.status,
+                    error=ended.error,
+                    retry_after=_retry_after(outcome),
+                    now=now,
+                    deadline=deadline,
+                    budget=plan.budget,
+                )
+                # --- emit what happened
+                if subscribers.attempt_ended:
+                    emit(subscribers.attempt_ended, ended)
+                if subscribers.retry_decided:
+                    emit(subscribers.retry_decided, _decided(call, ended, step))
+                if not step.retry or step.wait is None:
+                    reason = step.reason
+                    break
+                # --- wait
+                wait = step.wait
+                response.append_wait(wait.seconds)
+                if subscribers.wait_started:
+                    emit(
+                        subscribers.wait_started,
+                        WaitStarted(call, number + 1, wait.seconds, wait.source, _clock.instant()),
+                    )
+                await _clock.wait(wait.seconds)
+                if deadline is not None and _clock.now() >= deadline:
+                    # The wait fit when it began, but a busy event loop woke
+                    # us late: no attempt starts after the deadline.
+                    reason = Reason.DEADLINE
+                    if subscribers.retry_decided:
+                        emit(
+                            subscribers.retry_decided,
+                            RetryDecided(call, ended, False, reason, None, None),
+                        )
+                    break
+                number += 1
+                # After the wait, so a hook that signs the request signs it
+                # for the moment it is sent.
+                url, headers, payload = self._http_req_modify_for_retry(
+                    response, number - 1, url, headers, payload
+                )
+                url = plan.retarget(url, headers, payload)
+                call._moved(url, headers)
+        except asyncio.CancelledError:
+            plan.sender.release()
+            raise
+        finally:
+            response.finish(_clock.now())
+            if subscribers.call_ended:
+                emit(subscribers.call_ended, CallEnded(call, response, reason, response.duration))
+        return response
+
+    def _http_plan(
+        self,
+        url: Any,
+        method: Any,
+        request_headers: Optional[Mapping[str, str]],
+        body: Any,
+        content_type: content.ContentTypeLike,
+        follow_redirects: bool,
+        max_redirects: Optional[int],
+        connect_timeout: Optional[float],
+        request_timeout: Optional[float],
+        retry_timeout: Optional[float],
+        max_http_attempts: Optional[int],
+        auth_username: Optional[str],
+        auth_password: Optional[str],
+        user_agent: Optional[str],
+        validate_cert: bool,
+        allow_nonstandard_methods: bool,
+        dont_retry: Union[int, Collection[int], None],
+        max_retry_timeout: Optional[float],
+        retry_jitter: Optional[bool],
+        total_timeout: Optional[float],
+        retry_methods: Union[str, Collection[str], None],
+        retry_policy: Optional[RetryPolicy],
+        kwargs: Dict[str, Any],
+    ) -> _Plan:
+        """Resolve a call's options once: the class defaults filled in, every
+        argument checked (see ``docs/retry.rst``, "Arguments are checked
+        first"), the headers and body built by the hooks."""
         if "raise_error" in kwargs:
             raise RuntimeError(
                 "raise_error is not supported: http_fetch never raises for a "
                 "response; read HTTPResponse.ok and .code instead"
             )
-        # --- resolve the call's options, once; nothing is sent before this ends
         url = _options.url(url)
         method = _options.method(method, allow_nonstandard_methods)
-        connect_timeout = _options.seconds(
+        connect = _options.seconds(
             self.DEFAULT_CONNECT_TIMEOUT if connect_timeout is None else connect_timeout,
             "connect_timeout",
         )
-        request_timeout = _options.seconds(
+        request = _options.seconds(
             self.DEFAULT_REQUEST_TIMEOUT if request_timeout is None else request_timeout,
             "request_timeout",
         )
-        assert connect_timeout is not None and request_timeout is not None
-        total_timeout = _options.seconds(
+        assert connect is not None and request is not None
+        total = _options.seconds(
             self.DEFAULT_TOTAL_TIMEOUT if total_timeout is None else total_timeout,
             "total_timeout",
             optional=True,
         )
-        policy = _options.retry_policy(
-            retry_policy,
-            [
-                name
-                for name, value in (
-                    ("retry_timeout", retry_timeout),
-                    ("max_http_attempts", max_http_attempts),
-                    ("dont_retry", dont_retry),
-                    ("max_retry_timeout", max_retry_timeout),
-                    ("retry_jitter", retry_jitter),
-                    ("retry_methods", retry_methods),
-                )
-                if value is not None
-            ]
-            if retry_policy is not None
-            else (),
-        ) or self._http_retry_policy(
-            request_timeout,
-            retry_timeout,
-            max_http_attempts,
-            dont_retry,
-            max_retry_timeout,
-            retry_jitter,
-            retry_methods,
-        )
+        if retry_policy is not None:
+            given = {
+                "retry_timeout": retry_timeout,
+                "max_http_attempts": max_http_attempts,
+                "dont_retry": dont_retry,
+                "max_retry_timeout": max_retry_timeout,
+                "retry_jitter": retry_jitter,
+                "retry_methods": retry_methods,
+            }
+            policy = _options.retry_policy(
+                retry_policy, [name for name, value in given.items() if value is not None]
+            )
+        else:
+            policy = self._http_retry_policy(
+                request,
+                retry_timeout,
+                max_http_attempts,
+                dont_retry,
+                max_retry_timeout,
+                retry_jitter,
+                retry_methods,
+            )
         redirects = _options.count(
             self.MAX_REDIRECTS if max_redirects is None else max_redirects, "max_redirects"
         )
@@ -303,134 +519,28 @@ class HTTPClientMixin:
             method=method,
             headers=headers,
             body=payload,
-            connect_timeout=connect_timeout,
-            request_timeout=request_timeout,
+            connect_timeout=connect,
+            request_timeout=request,
             auth_username=auth_username,
             auth_password=auth_password,
             validate_cert=validate_cert,
             allow_nonstandard_methods=allow_nonstandard_methods,
             **kwargs,
         )
-        sender = _transport.Attempt(client, redirects if follow_redirects else None)
-        budget = self.RETRY_BUDGET
-        started = _clock.now()
-        deadline = None if total_timeout is None else started + total_timeout
-        response = HTTPResponse(
-            simplify_error_response=getattr(self, "simplify_error_response", True)
-        )
-        response._start = started
-        call = Call(
-            method,
+        return _Plan(
             url,
-            policy.max_attempts,
-            started,
-            self,
+            method,
             headers,
-            auth_password,
+            payload,
+            policy,
+            self.RETRY_BUDGET,
+            connect,
+            request,
+            total,
+            fetch_args,
+            _transport.Attempt(client, redirects if follow_redirects else None),
             self.REDACT_QUERY_PARAMETERS,
-            kwargs.get("proxy_password"),
         )
-        subscribers = dispatch_for(self.HTTP_EVENT_SUBSCRIBERS)
-
-        # --- the loop: attempt, ask the policy, emit, wait
-        if subscribers.call_started:
-            emit(subscribers.call_started, CallStarted(call))
-        if budget is not None:
-            budget.record_first_attempt()
-        number, reason = 1, Reason.CANCELLED
-        try:
-            while True:
-                if subscribers.attempt_started:
-                    emit(subscribers.attempt_started, AttemptStarted(call, number, headers))
-                attempt_started = _clock.now()
-                if deadline is not None:  # each attempt gets the time left
-                    left = max(deadline - attempt_started, 0.001)
-                    fetch_args["connect_timeout"] = min(connect_timeout, left)
-                    fetch_args["request_timeout"] = min(request_timeout, left)
-                outcome = await sender.send(url, fetch_args, deadline, _clock.now)
-                now = _clock.now()
-                if isinstance(outcome, Exception):
-                    response.append_exception(outcome)
-                    ended = AttemptEnded(
-                        call, number, None, outcome, now - attempt_started, None
-                    )
-                    step = policy.next_step(
-                        method, number, error=outcome, now=now, deadline=deadline,
-                        budget=budget,
-                    )
-                else:
-                    response.append_response(outcome)
-                    ended = AttemptEnded(
-                        call, number, outcome.code, None, now - attempt_started, outcome
-                    )
-                    step = policy.next_step(
-                        method,
-                        number,
-                        status=outcome.code,
-                        retry_after=header_value(outcome.headers, "Retry-After")
-                        if outcome.code >= 400
-                        else None,
-                        now=now,
-                        deadline=deadline,
-                        budget=budget,
-                    )
-                if subscribers.attempt_ended:
-                    emit(subscribers.attempt_ended, ended)
-                wait = step.wait
-                if subscribers.retry_decided:
-                    emit(
-                        subscribers.retry_decided,
-                        RetryDecided(
-                            call,
-                            ended,
-                            step.retry,
-                            step.reason,
-                            None if wait is None else wait.seconds,
-                            None if wait is None else wait.source,
-                        ),
-                    )
-                if not step.retry or wait is None:
-                    reason = step.reason
-                    break
-                response.append_wait(wait.seconds)
-                if subscribers.wait_started:
-                    emit(
-                        subscribers.wait_started,
-                        WaitStarted(call, number + 1, wait.seconds, wait.source, _clock.instant()),
-                    )
-                await _clock.wait(wait.seconds)
-                if deadline is not None and _clock.now() >= deadline:
-                    # The wait fit when it began, but a busy event loop woke
-                    # us late: no attempt starts after the deadline.
-                    reason = Reason.DEADLINE
-                    if subscribers.retry_decided:
-                        emit(
-                            subscribers.retry_decided,
-                            RetryDecided(call, ended, False, reason, None, None),
-                        )
-                    break
-                number += 1
-                # After the wait, so a hook that signs the request signs it
-                # for the moment it is sent.
-                url, headers, payload = self._http_req_modify_for_retry(
-                    response, number - 1, url, headers, payload
-                )
-                # What the hook returns is the caller's too: checked likewise.
-                url = _options.url(url)
-                _options.check_headers(headers)
-                fetch_args["headers"], fetch_args["body"] = headers, payload
-                call._moved(url, headers)
-        except asyncio.CancelledError:
-            sender.release()
-            raise
-        finally:
-            response.finish(_clock.now())
-            if subscribers.call_ended:
-                emit(
-                    subscribers.call_ended,
-                    CallEnded(call, response, reason, response.duration),
-                )
-        return response
 
     def _http_retry_policy(
         self,

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
 from tornado import httpclient
 
 from sprockets_http import content
 from sprockets_http._headers import header_value, parse_links
 from sprockets_http._log import LOGGER, redact_url
+from sprockets_http.events import AttemptEnded
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sprockets_http.events import Call
 
 __all__ = ["HTTPResponse"]
 
@@ -75,6 +79,21 @@ class HTTPResponse:
         """Record an exception raised by an attempt."""
         self._exceptions.append(error)
         self._outcomes.append(error)
+
+    def record(
+        self,
+        call: Call,
+        number: int,
+        outcome: Union[httpclient.HTTPResponse, BaseException],
+        duration: float,
+    ) -> AttemptEnded:
+        """Record attempt *number* of *call*, a response or an exception, and
+        return it as the event that describes it."""
+        if isinstance(outcome, BaseException):
+            self.append_exception(outcome)
+            return AttemptEnded(call, number, None, outcome, duration, None)
+        self.append_response(outcome)
+        return AttemptEnded(call, number, outcome.code, None, duration, outcome)
 
     def append_wait(self, seconds: float) -> None:
         """Record the wait, in seconds, before the next attempt."""
