@@ -9,6 +9,7 @@ said it must not be, and the client's slot released when the caller cancels.
 
 from __future__ import annotations
 
+import contextvars
 import os
 from typing import Any, Callable, Dict, List, Optional, Union
 
@@ -24,6 +25,13 @@ from sprockets_http._redirects import fetch_following_redirects
 MAX_CLIENTS_LIMIT = 1000
 
 _env_cache: Dict[str, Optional[int]] = {}
+
+#: True while :mod:`sprockets_http.otel` has a span open for the attempt in
+#: this context: the request is then marked so that fetch-level tracing
+#: (``opentelemetry-instrumentation-tornado``) does not make a second span.
+attempt_traced: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "sprockets_http_attempt_traced", default=False
+)
 
 
 def max_clients_setting(text: Optional[str]) -> Optional[int]:
@@ -116,6 +124,11 @@ class Attempt:
     ) -> httpclient.HTTPResponse:
         """One request, no redirect followed (what the redirect loop calls)."""
         request = httpclient.HTTPRequest(url, follow_redirects=False, **fetch_args)
+        if attempt_traced.get():
+            # The Tornado instrumentation (0.66b1) leaves alone a request that
+            # has this attribute, as it does tornado's own redirect hops; it
+            # does not read the context's suppression keys.
+            request.original_request = request  # type: ignore[attr-defined]
         self.in_flight = request
         response: httpclient.HTTPResponse = await self.client.fetch(request, raise_error=False)
         self.in_flight = None

@@ -88,6 +88,9 @@ class HTTPClientMixin:
     #: Subscribers to the events of this class's calls, after the built-in
     #: and the process-wide ones (see :mod:`sprockets_http.events`).
     HTTP_EVENT_SUBSCRIBERS: Sequence[Subscriber] = ()
+    #: Trace and measure this class's calls with OpenTelemetry, when
+    #: ``opentelemetry-api`` is installed (see :mod:`sprockets_http.otel`).
+    OPENTELEMETRY: bool = True
 
     simplify_error_response: bool
 
@@ -319,7 +322,7 @@ class HTTPClientMixin:
         )
         response._start = started
         call = Call(method, url, policy.max_attempts, started, self, headers, auth_password)
-        subscribers = dispatch_for(self.HTTP_EVENT_SUBSCRIBERS)
+        subscribers = dispatch_for(self.HTTP_EVENT_SUBSCRIBERS, otel=self.OPENTELEMETRY)
 
         # --- the loop: attempt, ask the policy, emit, wait
         if subscribers.call_started:
