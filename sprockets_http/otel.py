@@ -433,11 +433,14 @@ def _end_attempt(
     try:
         span = attempt.span
         if span.is_recording():
+            ended: Dict[str, Any] = {}
             if status is not None:
-                span.set_attribute("http.response.status_code", status)
+                ended["http.response.status_code"] = status
             if error_type is not None:
-                span.set_attribute("error.type", error_type)
+                ended["error.type"] = error_type
                 span.set_status(Status(StatusCode.ERROR, description))
+            if ended:
+                span.set_attributes(ended)
         span.end()
     finally:
         _transport.attempt_traced.reset(attempt.marker_token)
@@ -487,12 +490,14 @@ def _call_ended(event: CallEnded) -> None:
             status = None if last is None else last.status
             error = None if last is None else last.error
             error_type = _CANCELLED if cancelled else _error_type(status, error)
-            span.set_attribute("sprockets_http.attempts", event.response.attempts)
-            span.set_attribute("sprockets_http.reason", event.reason.value)
+            ended: Dict[str, Any] = {
+                "sprockets_http.attempts": event.response.attempts,
+                "sprockets_http.reason": event.reason.value,
+            }
             if status is not None:
-                span.set_attribute("http.response.status_code", status)
+                ended["http.response.status_code"] = status
             if error_type is not None:
-                span.set_attribute("error.type", error_type)
+                ended["error.type"] = error_type
                 if cancelled:
                     description: Optional[str] = _CANCELLED_TEXT
                 elif error is not None:
@@ -500,6 +505,7 @@ def _call_ended(event: CallEnded) -> None:
                 else:
                     description = None
                 span.set_status(Status(StatusCode.ERROR, description))
+            span.set_attributes(ended)
         span.end()
     finally:
         otel_context.detach(state.token)  # type: ignore[arg-type]
