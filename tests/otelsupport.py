@@ -22,11 +22,8 @@ pytest.importorskip("opentelemetry.sdk", reason=SKIP_REASON)
 
 from opentelemetry import metrics, propagate, trace  # noqa: E402
 from opentelemetry.propagators.composite import CompositePropagator  # noqa: E402
-from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider  # noqa: E402
-from opentelemetry.sdk.metrics.export import (  # noqa: E402
-    AggregationTemporality,
-    InMemoryMetricReader,
-)
+from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: E402
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
@@ -62,22 +59,19 @@ class Telemetry:
         self.exporter = InMemorySpanExporter()
         tracer_provider = TracerProvider(sampler=self.sampler)
         tracer_provider.add_span_processor(SimpleSpanProcessor(self.exporter))
-        # Delta: each read returns what was measured since the previous one.
-        self.reader = InMemoryMetricReader(
-            preferred_temporality={
-                Counter: AggregationTemporality.DELTA,
-                Histogram: AggregationTemporality.DELTA,
-            }
-        )
+        # Cumulative (the default, on every SDK version): a test reads the
+        # difference from the totals at its start.
+        self.reader = InMemoryMetricReader()
         trace.set_tracer_provider(tracer_provider)
         metrics.set_meter_provider(MeterProvider(metric_readers=[self.reader]))
         assert trace.get_tracer_provider() is tracer_provider, "a tracer provider was set before"
         self.propagator = propagate.get_global_textmap()
         self._points: Optional[List[Dict[str, Any]]] = None
+        self._baseline: Dict[Any, Dict[str, Any]] = {}
 
     def start(self) -> None:
         self.exporter.clear()
-        self.reader.get_metrics_data()  # drop what other tests measured
+        self._baseline = self._totals()  # what other tests measured
         self._points = None
         self.sampler.on = True
         propagate.set_global_textmap(self.propagator)
@@ -102,27 +96,40 @@ class Telemetry:
         ``value`` (counter)."""
         if self._points is None:
             self._points = []
-            data = self.reader.get_metrics_data()
-            for resource_metrics in data.resource_metrics if data else ():
-                for scope_metrics in resource_metrics.scope_metrics:
-                    for metric in scope_metrics.metrics:
-                        for point in metric.data.data_points:
-                            self._points.append(
-                                {
-                                    "name": metric.name,
-                                    "scope": scope_metrics.scope.name,
-                                    "unit": metric.unit,
-                                    "attributes": dict(point.attributes or {}),
-                                    "count": getattr(point, "count", None),
-                                    "sum": getattr(point, "sum", None),
-                                    "value": getattr(point, "value", None),
-                                }
-                            )
+            for key, total in self._totals().items():
+                before = self._baseline.get(key, {})
+                point = dict(total)
+                for field in ("count", "sum", "value"):
+                    if point[field] is not None:
+                        point[field] -= before.get(field) or 0
+                if point["count"] or point["value"]:
+                    self._points.append(point)
         return [
             p
             for p in self._points
             if p["name"] == name and (scope is None or p["scope"] == scope)
         ]
+
+    def _totals(self) -> Dict[Any, Dict[str, Any]]:
+        totals: Dict[Any, Dict[str, Any]] = {}
+        data = self.reader.get_metrics_data()
+        for resource_metrics in data.resource_metrics if data else ():
+            for scope_metrics in resource_metrics.scope_metrics:
+                for metric in scope_metrics.metrics:
+                    for point in metric.data.data_points:
+                        attributes = dict(point.attributes or {})
+                        key = (metric.name, scope_metrics.scope.name,
+                               tuple(sorted(attributes.items())))
+                        totals[key] = {
+                            "name": metric.name,
+                            "scope": scope_metrics.scope.name,
+                            "unit": metric.unit,
+                            "attributes": attributes,
+                            "count": getattr(point, "count", None),
+                            "sum": getattr(point, "sum", None),
+                            "value": getattr(point, "value", None),
+                        }
+        return totals
 
 
 _telemetry: Optional[Telemetry] = None
