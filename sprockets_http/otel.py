@@ -66,7 +66,7 @@ Metrics
 attempt, with ``http.request.method``, ``server.address``, ``server.port``,
 and ``http.response.status_code`` and/or ``error.type``.
 
-``sprockets_http.client.retries`` (counter, ``{retry}``): one per retry, with
+``sprockets_http.client.retries`` (counter, ``{retry}``): one per retry sent, with
 ``http.request.method``, ``server.address``, ``server.port``, ``error.type``
 (what failed: ``"503"``, ``"ConnectionRefusedError"``) and
 ``sprockets_http.retry.reason`` (``"retryable_status"`` or ``"error"``). A
@@ -382,6 +382,8 @@ def _attempt_started(event: AttemptStarted) -> None:
     if state.attempt is not None:  # an AttemptEnded went missing
         _end_attempt(state)
     state.moved_to(event.call.url)
+    if event.number > 1:
+        _count_retry(state)
     span = _tracer.start_span(
         _span_name(state),
         context=state.context,
@@ -448,17 +450,22 @@ def _end_attempt(
 
 
 def _retry_decided(event: RetryDecided) -> None:
-    if not event.retry:
-        return
-    state = _calls.get(event.call)
-    if state is None:
-        return
-    attempt = event.attempt
+    if event.retry:
+        state = _calls.get(event.call)
+        if state is not None:
+            state.retry_reason = event.reason.value
+
+
+def _count_retry(state: _Call) -> None:
+    # Counted when the retry is sent, not when it is decided: the deadline
+    # can pass during the wait.
     attributes = state.attributes()
-    error_type = _error_type(attempt.status, attempt.error)
+    last = state.last
+    error_type = None if last is None else _error_type(last.status, last.error)
     if error_type is not None:
         attributes["error.type"] = error_type
-    attributes["sprockets_http.retry.reason"] = state.retry_reason = event.reason.value
+    if state.retry_reason is not None:
+        attributes["sprockets_http.retry.reason"] = state.retry_reason
     _retries.add(1, attributes)
 
 
