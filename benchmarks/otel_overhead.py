@@ -15,6 +15,9 @@ absent      ``opentelemetry`` cannot be imported (as if not installed)
 api         opentelemetry-api installed, no SDK configured
 sdk         an SDK configured: spans to a processor that drops them, metrics
             to an in-memory reader
+tornado     the same with opentelemetry-instrumentation-tornado active (when
+            installed): with ``OPENTELEMETRY = False`` its client span and
+            metric for each fetch, with ``True`` sprockets_http's spans instead
 
 In each process, batches of calls by a class with ``OPENTELEMETRY = True``
 alternate with batches by one with ``OPENTELEMETRY = False``, so a burst of
@@ -26,6 +29,7 @@ of the per-pair differences. A 200 at the first attempt.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import statistics
 import subprocess
@@ -40,7 +44,7 @@ if mode == "absent":
 from tornado import httpclient, httputil
 from sprockets_http import HTTPClientMixin
 
-if mode == "sdk":
+if mode in ("sdk", "tornado"):
     from opentelemetry import metrics, trace
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -55,6 +59,9 @@ if mode == "sdk":
     provider.add_span_processor(SimpleSpanProcessor(Drop()))
     trace.set_tracer_provider(provider)
     metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+    if mode == "tornado":
+        from opentelemetry.instrumentation.tornado import TornadoInstrumentor
+        TornadoInstrumentor().instrument()
 
 BODY = json.dumps({"items": list(range(150))}).encode()
 
@@ -92,7 +99,7 @@ async def run():
 print(json.dumps(asyncio.run(run())))
 """
 
-MODES = ("absent", "api", "sdk")
+MODES = ("absent", "api", "sdk", "tornado")
 
 
 def main() -> int:
@@ -106,6 +113,11 @@ def main() -> int:
           "per class (median, min-max)")
     print(f"  {'':<7} {'OPENTELEMETRY=True':>22} {'OPENTELEMETRY=False':>22}  difference")
     for mode in MODES:
+        if mode == "tornado" and importlib.util.find_spec(
+            "opentelemetry.instrumentation.tornado"
+        ) is None:
+            print(f"  {mode:<7} (opentelemetry-instrumentation-tornado is not installed)")
+            continue
         out = subprocess.run(
             [sys.executable, "-c", _CHILD, mode, str(batches), str(calls)],
             capture_output=True, text=True, check=True, timeout=900,
