@@ -24,7 +24,10 @@ attribute::
     events.subscribe(count_retries)
 
 Subscribers are called synchronously, in the task of the call, in order:
-the built-in ones, then the process's, then the class's. A subscriber must
+the built-in ones, then the process's, then the class's. When OpenTelemetry
+is on (:mod:`sprockets_http.otel`), its spans are opened before all of them
+and closed after, so that every subscriber runs inside the call's span and,
+for an attempt's events, the attempt's. A subscriber must
 be quick and must not block. One that raises is logged once (at ERROR, with
 the traceback) and never breaks the call. A subscriber with an
 ``event_types`` attribute (a collection of event classes) receives only
