@@ -10,6 +10,7 @@ said it must not be, and the client's slot released when the caller cancels.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
@@ -26,6 +27,13 @@ from sprockets_http._redirects import fetch_following_redirects
 MAX_CLIENTS_LIMIT = 1000
 
 _env_cache: Dict[str, Optional[int]] = {}
+
+#: True while :mod:`sprockets_http.otel` has a span open for the attempt in
+#: this context: the request is then marked so that fetch-level tracing
+#: (``opentelemetry-instrumentation-tornado``) does not make a second span.
+attempt_traced: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "sprockets_http_attempt_traced", default=False
+)
 
 
 def max_clients_setting(text: Optional[str]) -> Optional[int]:
@@ -152,13 +160,24 @@ class Attempt:
         self.max_redirects = max_redirects
         self.in_flight: Optional[httpclient.HTTPRequest] = None
 
+    def _request(self, url: str, fetch_args: Dict[str, Any]) -> httpclient.HTTPRequest:
+        """The request of one fetch, remembered as the one in flight."""
+        request = httpclient.HTTPRequest(url, follow_redirects=False, **fetch_args)
+        if attempt_traced.get():
+            # The Tornado instrumentation (0.66b1) leaves alone a request that
+            # has this attribute, as it does tornado's own redirect hops; it
+            # does not read the context's suppression keys.
+            request.original_request = request  # type: ignore[attr-defined]
+        self.in_flight = request
+        return request
+
     async def fetch(
         self, url: str, follow_redirects: bool = False, **fetch_args: Any
     ) -> httpclient.HTTPResponse:
         """One request, no redirect followed (what the redirect loop calls)."""
-        request = httpclient.HTTPRequest(url, follow_redirects=False, **fetch_args)
-        self.in_flight = request
-        response: httpclient.HTTPResponse = await self.client.fetch(request, raise_error=False)
+        response: httpclient.HTTPResponse = await self.client.fetch(
+            self._request(url, fetch_args), raise_error=False
+        )
         self.in_flight = None
         return response
 
@@ -178,11 +197,9 @@ class Attempt:
         encode, ...).
         """
         try:
-            if self.max_redirects is None:
-                request = httpclient.HTTPRequest(url, follow_redirects=False, **fetch_args)
-                self.in_flight = request
+            if self.max_redirects is None:  # without fetch's own frame: the common case
                 response: httpclient.HTTPResponse = await self.client.fetch(
-                    request, raise_error=False
+                    self._request(url, fetch_args), raise_error=False
                 )
                 self.in_flight = None
                 return response

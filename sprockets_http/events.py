@@ -24,7 +24,10 @@ attribute::
     events.subscribe(count_retries)
 
 Subscribers are called synchronously, in the task of the call, in order:
-the built-in ones, then the process's, then the class's. A subscriber must
+the built-in ones, then the process's, then the class's. When OpenTelemetry
+is on (:mod:`sprockets_http.otel`), its spans are opened before all of them
+and closed after, so that every subscriber runs inside the call's span and,
+for an attempt's events, the attempt's. A subscriber must
 be quick and must not block. One that raises is logged once (at ERROR, with
 the traceback) and never breaks the call. A subscriber with an
 ``event_types`` attribute (a collection of event classes) receives only
@@ -383,15 +386,35 @@ class Dispatch:
 _dispatch_cache: Dict[Tuple[Any, ...], Dispatch] = {}
 
 
-def dispatch_for(class_subscribers: Sequence[Subscriber], builtins: bool = True) -> Dispatch:
+def dispatch_for(
+    class_subscribers: Sequence[Subscriber], builtins: bool = True, otel: bool = False
+) -> Dispatch:
     """The :class:`Dispatch` for a class's subscribers (and the built-in and
-    process-wide ones)."""
-    key = (class_subscribers, builtins, _version)
+    process-wide ones).
+
+    With *otel*, and when ``opentelemetry-api`` is installed and the
+    application has configured a tracer or meter provider, the subscribers
+    of :mod:`sprockets_http.otel` too: they open their spans before every
+    other subscriber sees a ``CallStarted`` or ``AttemptStarted``, and close
+    them after every other one has seen an ``AttemptEnded`` or ``CallEnded``.
+    """
+    if otel:
+        otel = _otel_configured()
+    key = (class_subscribers, builtins, otel, _version)
     try:
         return _dispatch_cache[key]
     except (KeyError, TypeError):  # new, or a list (unhashable)
         pass
-    found = Dispatch((*(_builtin if builtins else ()), *_process, *class_subscribers))
+    first, last = _otel_subscribers if otel else ((), ())
+    found = Dispatch(
+        (
+            *first,
+            *(_builtin if builtins else ()),
+            *_process,
+            *class_subscribers,
+            *last,
+        )
+    )
     try:
         if len(_dispatch_cache) > 256:  # bounded: subscribers change rarely
             _dispatch_cache.clear()
@@ -399,6 +422,41 @@ def dispatch_for(class_subscribers: Sequence[Subscriber], builtins: bool = True)
     except TypeError:
         pass
     return found
+
+
+def _never() -> bool:
+    return False
+
+
+def _load_otel() -> bool:
+    """Import :mod:`sprockets_http.otel` on the first call that asks for it.
+
+    Without ``opentelemetry-api`` nothing is imported, and from then on
+    :func:`dispatch_for` pays one call to :func:`_never`.
+    """
+    global _otel_configured, _otel_subscribers
+    try:
+        import opentelemetry.trace  # noqa: F401
+    except ImportError:
+        _otel_configured = _never
+        return False
+    try:
+        from sprockets_http import otel
+    except Exception:  # noqa: BLE001 - an API too old or broken: calls go on
+        LOGGER.warning(
+            "opentelemetry-api is installed, but sprockets_http.otel cannot be "
+            "imported; calls are not traced",
+            exc_info=True,
+        )
+        _otel_configured = _never
+        return False
+    _otel_subscribers = ((otel.open_spans,), (otel.close_spans,))
+    _otel_configured = otel.configured
+    return otel.configured()
+
+
+_otel_configured: Callable[[], bool] = _load_otel
+_otel_subscribers: Tuple[Tuple[Subscriber, ...], Tuple[Subscriber, ...]] = ((), ())
 
 
 _failed: Set[Any] = set()

@@ -176,6 +176,9 @@ class HTTPClientMixin:
     #: URL this class's calls log, trace or describe, matched ignoring case,
     #: ``-`` and ``_`` (see :data:`~sprockets_http.SECRET_QUERY_PARAMETERS`).
     REDACT_QUERY_PARAMETERS: Collection[str] = SECRET_QUERY_PARAMETERS
+    #: Trace and measure this class's calls with OpenTelemetry, when
+    #: ``opentelemetry-api`` is installed (see :mod:`sprockets_http.otel`).
+    OPENTELEMETRY: bool = True
 
     simplify_error_response: bool
 
@@ -334,7 +337,7 @@ class HTTPClientMixin:
         )
         response._start = started
         call = plan.call(self, started)
-        subscribers = dispatch_for(self.HTTP_EVENT_SUBSCRIBERS)
+        subscribers = dispatch_for(self.HTTP_EVENT_SUBSCRIBERS, otel=self.OPENTELEMETRY)
         number, reason = 1, Reason.CANCELLED
         try:
             # Inside the try: CallEnded always follows CallStarted.
