@@ -244,7 +244,7 @@ async def test_connection_refused(client_kind, telemetry, sleeps):
     assert len(attempts) == 3
     assert attributes(call) == {
         "http.request.method": "GET",
-        "url.full": f"http://ada:[redacted]@127.0.0.1:{port}/",
+        "url.full": f"http://[redacted]@127.0.0.1:{port}/",
         "server.address": "127.0.0.1",
         "server.port": port,
         "error.type": expected_error,
