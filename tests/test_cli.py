@@ -29,7 +29,9 @@ import umsgpack
 from tornado import httpserver, web
 
 from sprockets_http import DEFAULT_USER_AGENT
-from sprockets_http import __main__ as cli
+from sprockets_http import cli
+from sprockets_http._log import LOGGER
+from sprockets_http.cli import render
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -635,7 +637,7 @@ def test_main_is_callable_with_argv(
 
 
 def test_main_restores_the_loggers(upstream: ThreadedServer) -> None:
-    logger = cli.LOGGER
+    logger = LOGGER
     before = (logger.level, logger.propagate, list(logger.handlers))
     cli.main(["fetch", "-vv", "--retry-timeout", "0", upstream.url + "/flaky"])
     assert (logger.level, logger.propagate, list(logger.handlers)) == before
@@ -721,7 +723,7 @@ def test_render_json_handles_what_msgpack_can_hold() -> None:
         "when": datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc),
         "ext": umsgpack.Ext(5, b"\x01"),
     }
-    assert json.loads(cli.render_json(value)) == {
+    assert json.loads(render.render_json(value)) == {
         "1": "AP8=",
         "/w==": "bytes key",
         "[1, 2]": "array key",
