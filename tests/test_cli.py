@@ -28,8 +28,7 @@ import pytest
 import umsgpack
 from tornado import httpserver, web
 
-from sprockets_http import DEFAULT_USER_AGENT
-from sprockets_http import cli
+from sprockets_http import DEFAULT_USER_AGENT, cli
 from sprockets_http._log import LOGGER
 from sprockets_http.cli import render
 

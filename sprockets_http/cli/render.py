@@ -256,13 +256,31 @@ def render_body(body: Optional[bytes], content_type: Optional[str]) -> Optional[
             value = content.decode_body(body, content_type)
         except content.BodyDecodeError as error:
             shown = _text_or_bytes(body, kind.charset, media)
-            return shown._replace(notes=(f"{error}; shown as received",))
+            if _too_deep(error):
+                name = "JSON" if kind.format == "json" else "msgpack"
+                note = f"the {name} body is nested too deep to decode; shown as received"
+            else:
+                note = f"{error}; shown as received"
+            return shown._replace(notes=(note,))
         depth = json_depth(value)
         if depth > MAX_INDENTED_DEPTH:
             note = f"the body is nested {depth} levels deep: shown on one line"
             return Body(list(json_tokens(value, None)), None, None, media, (note,))
         return Body(list(json_tokens(value)), None, None, media)
     return _text_or_bytes(body, kind.charset, media)
+
+
+def _too_deep(error: BaseException) -> bool:
+    """Whether decoding failed only for depth: json and umsgpack raise
+    RecursionError, msgpack's C extension its StackError."""
+    seen = 0
+    cause: Optional[BaseException] = error
+    while cause is not None and seen < 10:
+        if isinstance(cause, RecursionError) or type(cause).__name__ == "StackError":
+            return True
+        cause = getattr(cause, "cause", None) or cause.__cause__
+        seen += 1
+    return False
 
 
 def _text_or_bytes(data: bytes, charset: Optional[str], media: str) -> Body:
