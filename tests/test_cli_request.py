@@ -255,6 +255,7 @@ def test_the_acceptance_line() -> None:
     assert request.content_type == content.CONTENT_TYPE_JSON
     assert request.headers == {"X-Trace": "abc", "Accept": JSON_ACCEPT}
     assert request.auth == ("user", "secret")
+    assert "secret" not in repr(request)
 
 
 def test_items_may_come_between_and_after_options() -> None:

@@ -56,7 +56,12 @@ class Request(NamedTuple):
     body: Any
     content_type: Any
     allow_nonstandard_methods: bool
+    #: (user, password) for Basic authentication, or None.
     auth: Optional[Tuple[str, str]]
+
+    def __repr__(self) -> str:  # never the password
+        auth = None if self.auth is None else (self.auth[0], "[redacted]")
+        return f"Request({self.method} {redact_url(self.url)}, auth={auth!r})"
 
 
 def build_request(
