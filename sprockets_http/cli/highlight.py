@@ -9,7 +9,7 @@ ANSI colour codes out.
 from __future__ import annotations
 
 import io
-from typing import Any, Dict, Iterable, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Tuple
 
 from sprockets_http.cli import render
 
@@ -38,7 +38,7 @@ def available() -> bool:
 def _token_types() -> Dict[str, Any]:
     assert _token is not None
     return {
-        render.PUNCTUATION: _token.Punctuation,
+        render.PUNCTUATION: _token.Text,  # uncoloured, as whitespace: merged
         render.WHITESPACE: _token.Text,
         render.KEY: _token.Name.Tag,
         render.STRING: _token.String,
@@ -76,8 +76,24 @@ def colour_tokens(tokens: Iterable[render.Token]) -> str:
     types = _token_types()
     buffer = io.StringIO()
     formatter = _TerminalFormatter(bg="dark", colorscheme=_token_colours())
-    formatter.format(((types.get(kind, _token.Text), piece) for kind, piece in tokens), buffer)
+    typed = ((types.get(kind, _token.Text), piece) for kind, piece in tokens)
+    formatter.format(_merged(typed), buffer)
     return buffer.getvalue()
+
+
+def _merged(tokens: Iterable[Tuple[Any, str]]) -> Iterator[Tuple[Any, str]]:
+    """Runs of tokens of one type as one token: the formatter's cost is per
+    token, and punctuation and whitespace (both uncoloured) alternate."""
+    current_type: Any = None
+    pieces: List[str] = []
+    for token_type, piece in tokens:
+        if token_type is not current_type and pieces:
+            yield current_type, "".join(pieces)
+            pieces = []
+        current_type = token_type
+        pieces.append(piece)
+    if pieces:
+        yield current_type, "".join(pieces)
 
 
 def colour_text(text: str, media_type: str) -> str:

@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import base64
 import json
+import json.encoder
 from typing import (
     Any,
+    Callable,
+    Dict,
     Iterable,
     Iterator,
     List,
@@ -74,6 +77,11 @@ def text(tokens: Iterable[Token]) -> str:
 # --- JSON ---------------------------------------------------------------------
 
 
+# A JSON string as json.dumps(text, ensure_ascii=False) writes it (the C
+# function, without json.dumps's cost per call).
+_quote: Callable[[str], str] = json.encoder.encode_basestring
+
+
 def _base64(data: Any) -> str:
     return base64.b64encode(bytes(data)).decode("ascii")
 
@@ -113,7 +121,7 @@ def _scalar(value: Any) -> Token:
     """A JSON scalar for *value*: bytes become base64 text, dates their
     ``isoformat()``, anything else unknown its ``str()``."""
     if isinstance(value, str):
-        return STRING, json.dumps(value, ensure_ascii=False)
+        return STRING, _quote(value)
     if value is None:
         return LITERAL, "null"
     if isinstance(value, bool):
@@ -123,10 +131,20 @@ def _scalar(value: Any) -> Token:
     if isinstance(value, float):
         return NUMBER, _float_text(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return STRING, json.dumps(_base64(value))
+        return STRING, _quote(_base64(value))
     if hasattr(value, "isoformat"):
-        return STRING, json.dumps(str(value.isoformat()), ensure_ascii=False)
-    return STRING, json.dumps(str(value), ensure_ascii=False)
+        return STRING, _quote(str(value.isoformat()))
+    return STRING, _quote(str(value))
+
+
+# The types decoding produces most, by exact type: no isinstance chain.
+_FAST_SCALARS: Dict[type, Callable[[Any], Token]] = {
+    str: lambda value: (STRING, _quote(value)),
+    int: lambda value: (NUMBER, int.__repr__(value)),
+    float: lambda value: (NUMBER, _float_text(value)),
+    bool: lambda value: (LITERAL, "true" if value else "false"),
+    type(None): lambda value: (LITERAL, "null"),
+}
 
 
 def _key(key: Any) -> str:
@@ -140,7 +158,7 @@ def _key(key: Any) -> str:
         name = _base64(key)
     else:  # an array key: its JSON text
         name = render_json(key, indent=None)
-    return json.dumps(name, ensure_ascii=False)
+    return _quote(name)
 
 
 class _Frame:
@@ -153,13 +171,22 @@ class _Frame:
         self.started = False
 
 
-def _open(value: Any, stack: List[_Frame]) -> Token:
+class _TooDeep(Exception):
+    """The document nests deeper than the limit given."""
+
+
+def _open(value: Any, stack: List[_Frame], max_depth: Optional[int]) -> Token:
     """The first token of *value*; a non-empty container is pushed on *stack*."""
+    fast = _FAST_SCALARS.get(type(value))
+    if fast is not None:
+        return fast(value)
     found = _container(value)
     if found is None:
         return _scalar(value)
     if not found.size:
         return PUNCTUATION, found.opening + found.closing
+    if max_depth is not None and len(stack) >= max_depth:
+        raise _TooDeep
     stack.append(_Frame(found))
     return PUNCTUATION, found.opening
 
@@ -167,32 +194,44 @@ def _open(value: Any, stack: List[_Frame]) -> Token:
 _END: Any = object()
 
 
-def json_tokens(value: Any, indent: Optional[int] = 2) -> Iterator[Token]:
-    """*value* as JSON tokens: indented by *indent* spaces per level as
-    ``json.dumps(value, indent=2)`` writes it, or on one line when *indent*
-    is None. Iterative: any depth works."""
+def _json_tokens(value: Any, indent: Optional[int], max_depth: Optional[int]) -> List[Token]:
+    """:func:`json_tokens`; raises :exc:`_TooDeep` past *max_depth* levels."""
+    tokens: List[Token] = []
+    append = tokens.append
     separator = "," if indent is not None else ", "
+    newlines: List[str] = []  # "\n" and the indentation, for each depth
     stack: List[_Frame] = []
-    yield _open(value, stack)
+    append(_open(value, stack, max_depth))
     while stack:
         frame = stack[-1]
         entry: Any = next(frame.entries, _END)
         if entry is _END:
             stack.pop()
             if indent is not None:
-                yield WHITESPACE, "\n" + " " * (indent * len(stack))
-            yield PUNCTUATION, frame.closing
+                append((WHITESPACE, newlines[len(stack)]))
+            append((PUNCTUATION, frame.closing))
             continue
         if frame.started:
-            yield PUNCTUATION, separator
+            append((PUNCTUATION, separator))
         frame.started = True
         if indent is not None:
-            yield WHITESPACE, "\n" + " " * (indent * len(stack))
+            depth = len(stack)
+            while len(newlines) <= depth:
+                newlines.append("\n" + " " * (indent * len(newlines)))
+            append((WHITESPACE, newlines[depth]))
         if frame.is_map:
             key, entry = entry
-            yield KEY, _key(key)
-            yield PUNCTUATION, ": "
-        yield _open(entry, stack)
+            append((KEY, _key(key)))
+            append((PUNCTUATION, ": "))
+        append(_open(entry, stack, max_depth))
+    return tokens
+
+
+def json_tokens(value: Any, indent: Optional[int] = 2) -> List[Token]:
+    """*value* as JSON tokens: indented by *indent* spaces per level as
+    ``json.dumps(value, indent=2)`` writes it, or on one line when *indent*
+    is None. Iterative: any depth works."""
+    return _json_tokens(value, indent, None)
 
 
 def render_json(value: Any, indent: Optional[int] = 2) -> str:
@@ -262,11 +301,11 @@ def render_body(body: Optional[bytes], content_type: Optional[str]) -> Optional[
             else:
                 note = f"{error}; shown as received"
             return shown._replace(notes=(note,))
-        depth = json_depth(value)
-        if depth > MAX_INDENTED_DEPTH:
-            note = f"the body is nested {depth} levels deep: shown on one line"
-            return Body(list(json_tokens(value, None)), None, None, media, (note,))
-        return Body(list(json_tokens(value)), None, None, media)
+        try:
+            return Body(_json_tokens(value, 2, MAX_INDENTED_DEPTH), None, None, media)
+        except _TooDeep:
+            note = f"the body is nested {json_depth(value)} levels deep: shown on one line"
+            return Body(json_tokens(value, None), None, None, media, (note,))
     return _text_or_bytes(body, kind.charset, media)
 
 
