@@ -905,6 +905,7 @@ def test_the_password_is_never_shown_while_retrying(
     assert result.returncode == 0, result.stderr
     assert b"log: sprockets_http" in result.stderr  # the warnings were shown
     assert b"s3cret-pw" not in result.stdout + result.stderr
+    assert base64.b64encode(b"user:s3cret-pw") not in result.stdout + result.stderr
     failed = fetch(verbose, "--attempts", "2", "--retry-timeout", "0", "-a", "user:s3cret-pw",
                    f"http://127.0.0.1:{free_port()}/")
     assert failed.returncode == 1
