@@ -184,8 +184,8 @@ def check_url(url: str) -> str:
     try:
         parts = urllib.parse.urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError as error:
-        raise UsageError(f"invalid URL {redact_url(url)!r}: {one_line(error)}") from None
+    except ValueError:  # its text may quote a password cut short by "/": not shown
+        raise UsageError(f"invalid URL {redact_url(url)!r}: a bad port or IPv6 address") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise UsageError(
             f"invalid URL {redact_url(url)!r}: expected http://HOST/... or https://HOST/..."
