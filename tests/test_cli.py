@@ -9,11 +9,14 @@ the test, so the server cannot share the test's loop.
 from __future__ import annotations
 
 import asyncio
+import base64
 import doctest
+import importlib.util
 import io
 import json
 import os
 import re
+import select
 import shlex
 import shutil
 import socket
@@ -21,15 +24,16 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 import umsgpack
 from tornado import httpserver, web
 
-from sprockets_http import DEFAULT_USER_AGENT
-from sprockets_http import __main__ as cli
+from sprockets_http import DEFAULT_USER_AGENT, cli
+from sprockets_http._log import LOGGER
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -236,6 +240,72 @@ class ToFtp(Base):
         self.set_header("Location", "ftp://127.0.0.1/file")
 
 
+class Anything(Base):
+    """Records what it received (in ``state["received"]``) and answers with
+    it, decoded: method, query parameters, Content-Type, the JSON or msgpack
+    body, X-Trace and the Basic auth user name (never the password)."""
+
+    def _answer(self) -> None:
+        request = self.request
+        self.state["received"].append(
+            {
+                "method": request.method,
+                "query": request.query,
+                "body": request.body,
+                "headers": dict(request.headers.get_all()),
+            }
+        )
+        user = None
+        authorization = request.headers.get("Authorization", "")
+        if authorization.startswith("Basic "):
+            user = base64.b64decode(authorization[6:]).decode().partition(":")[0]
+        body: Any = None
+        if request.body and request.headers.get("Content-Type", "").endswith("json"):
+            body = json.loads(request.body)
+        elif request.body:
+            body = umsgpack.unpackb(request.body)
+        self.set_header("X-Upstream", "loopback")
+        self.write(
+            {
+                "method": request.method,
+                "args": {k: self.get_query_argument(k) for k in request.query_arguments},
+                "content_type": request.headers.get("Content-Type"),
+                "body": body,
+                "x_trace": request.headers.get("X-Trace"),
+                "user": user,
+            }
+        )
+
+    get = post = put = _answer
+
+
+class Private(Base):
+    """Basic auth: ada, password "open sesame"; 401 for anyone else."""
+
+    def get(self) -> None:
+        expected = "Basic " + base64.b64encode(b"ada:open sesame").decode()
+        if self.request.headers.get("Authorization") != expected:
+            self.set_status(401)
+            self.set_header("WWW-Authenticate", 'Basic realm="cli"')
+            self.write({"message": "who are you?"})
+            return
+        self.write({"user": "ada", "authenticated": True})
+
+
+class Deep(Base):
+    """A valid JSON or msgpack array nested N deep."""
+
+    def get(self, kind: str, depth: str) -> None:
+        self.set_header("Content-Type", f"application/{kind}")
+        self.write(deep_body(kind, int(depth)))
+
+
+def deep_body(kind: str, depth: int) -> bytes:
+    if kind == "json":
+        return b"[" * depth + b"]" * depth
+    return b"\x91" * (depth - 1) + b"\x90"
+
+
 def make_app() -> web.Application:
     return web.Application(
         [
@@ -253,8 +323,11 @@ def make_app() -> web.Application:
             (r"/redirect", Redirect),
             (r"/to-ftp", ToFtp),
             (r"/slow", Slow),
+            (r"/anything", Anything),
+            (r"/private", Private),
+            (r"/deep/(json|msgpack)/([0-9]+)", Deep),
         ],
-        state={"calls": 0, "retry_headers": []},
+        state={"calls": 0, "retry_headers": [], "received": []},
     )
 
 
@@ -265,15 +338,23 @@ def upstream() -> Iterator[ThreadedServer]:
     server.stop()
 
 
-def run(*args: str, input: Optional[bytes] = None, cwd: Optional[Path] = None,
-        ) -> subprocess.CompletedProcess[bytes]:
-    """Run ``python -m sprockets_http ARGS``; stdout and stderr are bytes."""
+def clean_environment() -> Dict[str, str]:
     env = dict(os.environ)
-    env.pop("HTTP_MAX_CLIENTS", None)
+    for name in ("HTTP_MAX_CLIENTS", "NO_COLOR", "SPROCKETS_HTTP_PASSWORD"):
+        env.pop(name, None)
+    return env
+
+
+def run(*args: str, input: Optional[bytes] = None, cwd: Optional[Path] = None,
+        extra_env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess[bytes]:
+    """Run ``python -m sprockets_http ARGS``; stdout and stderr are bytes."""
+    env = clean_environment()
     env["PYTHONIOENCODING"] = "utf-8"
+    env.update(extra_env or {})
     return subprocess.run(
         [sys.executable, "-m", "sprockets_http", *args],
         input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
         capture_output=True,
         timeout=60,
         cwd=str(cwd or REPO),
@@ -516,12 +597,19 @@ def test_timeout(upstream: ThreadedServer) -> None:
         (["-H", "Content-Type: text/plain", "-d", '{"a": 1}'], "only JSON and msgpack"),
         (["-H", "Content-Type: text/plain", "-d", "42"], "only JSON and msgpack"),
         (["-X", "GET /x HTTP/1.1"], "not a valid method name"),
+        (["name"], "'name' is not a request item"),
+        (["count:=two"], "'count:=': not valid JSON"),
+        (["Bad Name:x"], "header 'Bad Name': not a valid header name"),
+        (["X-Trace:"], "header 'X-Trace' has no value"),
+        (["a=1", "a=2"], "the body field 'a' is given twice"),
+        (["-d", "{}", "a=1"], "-d and body fields (NAME=TEXT, NAME:=JSON) cannot be combined"),
+        (["-a", ":pw"], "-a: the user name is empty"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(
     upstream: ThreadedServer, args: List[str], expected: str
 ) -> None:
-    result = fetch(*args, upstream.url + "/echo")
+    result = fetch(upstream.url + "/echo", *args)  # options and items after the URL
     assert result.returncode == 2
     assert result.stdout == b""
     stderr = result.stderr.decode()
@@ -591,16 +679,25 @@ def test_usage_errors_exit_2(args: List[str]) -> None:
     assert b"Traceback" not in result.stderr
 
 
+def test_an_unknown_option_is_named_without_the_value_after_it() -> None:
+    result = run("fetch", "http://127.0.0.1/", "--auth-typo", "user:s3cret", "--colr")
+    assert result.returncode == 2
+    assert b"unrecognized arguments: --auth-typo --colr" in result.stderr
+    assert b"s3cret" not in result.stderr
+
+
 def test_help_explains_logging_and_exit_status() -> None:
     result = run("fetch", "--help")
     assert result.returncode == 0
     text = result.stdout.decode()
     for option in ("-X", "-H", "-d", "--msgpack", "--json", "--attempts", "--retry-timeout",
                    "--timeout", "--connect-timeout", "--follow-redirects", "--insecure",
-                   "--user-agent", "--raw", "-v"):
+                   "--user-agent", "--raw", "-v", "-a USER[:PASSWORD]", "-i, --include",
+                   "--color", "--no-color", "SPROCKETS_HTTP_PASSWORD"):
         assert option in text
     assert "logging:" in text and "-v shows the warnings" in text
     assert "exit status:" in text
+    assert "request items (httpie's):" in text and "NAME:=JSON" in text
 
 
 # --- TLS ----------------------------------------------------------------------
@@ -640,7 +737,7 @@ def test_main_is_callable_with_argv(
 
 
 def test_main_restores_the_loggers(upstream: ThreadedServer) -> None:
-    logger = cli.LOGGER
+    logger = LOGGER
     before = (logger.level, logger.propagate, list(logger.handlers))
     cli.main(["fetch", "-vv", "--retry-timeout", "0", upstream.url + "/flaky"])
     assert (logger.level, logger.propagate, list(logger.handlers)) == before
@@ -713,26 +810,310 @@ def test_the_console_script() -> None:
     assert result.stdout.startswith(b"usage: sprockets-http fetch")
 
 
+# --- request items, -i, -a (httpie's forms) -------------------------------------------
+
+ANSI = re.compile(rb"\x1b\[[0-9;]*m")
+
+
+def test_the_acceptance_line(upstream: ThreadedServer) -> None:
+    """``fetch URL name=ada count:=2 X-Trace:abc page==2 -i -a user:secret``
+    sends the JSON body, the header, the query parameter and Basic auth, and
+    prints the status line and headers before the decoded body; the password
+    appears nowhere in the output."""
+    result = fetch(
+        upstream.url + "/anything", "name=ada", "count:=2", "X-Trace:abc", "page==2", "-i",
+        "-a", "user:secret",
+    )
+    assert result.returncode == 0, result.stderr
+    (received,) = upstream.app.settings["state"]["received"]
+    assert received["method"] == "POST"
+    assert json.loads(received["body"]) == {"name": "ada", "count": 2}
+    assert received["headers"]["Content-Type"] == "application/json"
+    assert received["headers"]["Accept"] == "application/json, */*;q=0.5"
+    assert received["headers"]["X-Trace"] == "abc"
+    assert received["query"] == "page=2"
+    assert received["headers"]["Authorization"] == "Basic " + base64.b64encode(
+        b"user:secret"
+    ).decode()
+
+    out = result.stdout.decode("utf-8")
+    head, blank, body = out.partition("\n\n")
+    assert blank
+    lines = head.splitlines()
+    assert lines[0] == "HTTP/1.1 200 OK"
+    assert "X-Upstream: loopback" in lines[1:]
+    assert "Content-Type: application/json; charset=UTF-8" in lines[1:]
+    assert all(re.fullmatch(r"[A-Za-z0-9-]+: .*", line) for line in lines[1:])
+    assert json.loads(body) == {
+        "method": "POST",
+        "args": {"page": "2"},
+        "content_type": "application/json",
+        "body": {"name": "ada", "count": 2},
+        "x_trace": "abc",
+        "user": "user",
+    }
+    assert body.startswith('{\n  "method": "POST",')  # decoded, indented
+    everything = result.stdout + result.stderr
+    assert b"secret" not in everything
+    assert base64.b64encode(b"user:secret") not in everything
+    assert result.stderr == b""
+
+
+def test_body_fields_as_msgpack(upstream: ThreadedServer) -> None:
+    result = fetch("--msgpack", upstream.url + "/anything", "tags:=[1, 2]", "n=x")
+    assert result.returncode == 0, result.stderr
+    (received,) = upstream.app.settings["state"]["received"]
+    assert received["headers"]["Content-Type"] == "application/msgpack"
+    assert umsgpack.unpackb(received["body"]) == {"tags": [1, 2], "n": "x"}
+
+
+def test_items_and_options_in_any_order(upstream: ThreadedServer) -> None:
+    result = fetch("-i", upstream.url + "/anything", "a==1", "--attempts", "1", "X-Trace:t",
+                   "-X", "PUT", "b=2")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout.decode().partition("\n\n")[2])
+    assert (body["method"], body["args"], body["x_trace"], body["body"]) == (
+        "PUT", {"a": "1"}, "t", {"b": "2"}
+    )
+
+
+def test_include_shows_an_error_response_too(upstream: ThreadedServer) -> None:
+    result = fetch("-i", upstream.url + "/missing")
+    assert result.returncode == 1
+    head, _, body = result.stdout.decode().partition("\n\n")
+    assert head.splitlines()[0] == "HTTP/1.1 404 Not Found"
+    assert json.loads(body) == {"message": "no such item"}
+
+
+def test_include_with_an_empty_body_prints_the_head_alone(upstream: ThreadedServer) -> None:
+    result = fetch("-i", upstream.url + "/redirect")
+    assert result.returncode == 0
+    out = result.stdout.decode()
+    assert out.startswith("HTTP/1.1 302 Found\n")
+    assert "Location: /json\n" in out
+    assert not out.endswith("\n\n")
+
+
+def test_include_with_raw(upstream: ThreadedServer) -> None:
+    result = fetch("-i", "--raw", upstream.url + "/msgpack")
+    head, _, body = result.stdout.partition(b"\n\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\n")
+    assert body == umsgpack.packb(MSGPACK_DOC)
+
+
+@pytest.mark.parametrize("verbose", ["-v", "-vv"])
+def test_the_password_is_never_shown_while_retrying(
+    upstream: ThreadedServer, verbose: str
+) -> None:
+    result = fetch(verbose, "-i", "--retry-timeout", "0", "-a", "user:s3cret-pw",
+                   upstream.url + "/flaky")
+    assert result.returncode == 0, result.stderr
+    assert b"log: sprockets_http" in result.stderr  # the warnings were shown
+    assert b"s3cret-pw" not in result.stdout + result.stderr
+    assert base64.b64encode(b"user:s3cret-pw") not in result.stdout + result.stderr
+    failed = fetch(verbose, "--attempts", "2", "--retry-timeout", "0", "-a", "user:s3cret-pw",
+                   f"http://127.0.0.1:{free_port()}/")
+    assert failed.returncode == 1
+    assert b"ConnectionRefusedError" in failed.stderr
+    assert b"s3cret-pw" not in failed.stdout + failed.stderr
+
+
+def test_the_password_from_the_environment(upstream: ThreadedServer) -> None:
+    result = fetch("-a", "ada", upstream.url + "/private",
+                   extra_env={"SPROCKETS_HTTP_PASSWORD": "open sesame"})
+    assert result.returncode == 0, result.stderr
+    assert stdout_json(result) == {"user": "ada", "authenticated": True}
+    assert b"open sesame" not in result.stdout + result.stderr
+
+
+def test_no_password_and_no_terminal_is_a_usage_error(upstream: ThreadedServer) -> None:
+    result = fetch("-a", "ada", upstream.url + "/private")  # stdin: /dev/null
+    assert result.returncode == 2
+    assert result.stdout == b""
+    assert result.stderr.decode() == (
+        "python -m sprockets_http: error: -a: no password: give USER:PASSWORD, set "
+        "SPROCKETS_HTTP_PASSWORD, or run with standard input on a terminal to be asked for it\n"
+    )
+    assert upstream.app.settings["state"]["received"] == []  # nothing was sent
+
+
+def read_terminal(primary: int, until: Optional[bytes] = None, timeout: float = 60) -> bytes:
+    """What the other side of a pseudo-terminal wrote: up to *until*, or to
+    the end (all its writers closed)."""
+    chunks = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if until is not None and until in chunks:
+            break
+        ready, _, _ = select.select([primary], [], [], 0.5)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # EIO: every writer closed
+            break
+        if not chunk:
+            break
+        chunks += chunk
+    return chunks.replace(b"\r\n", b"\n")
+
+
+def on_terminal(
+    *args: str, env: Optional[Dict[str, str]] = None, command: Optional[List[str]] = None
+) -> Tuple[int, bytes, bytes]:
+    """Run the command with its stdout on a pseudo-terminal: (exit status,
+    what the terminal showed, stderr)."""
+    primary, secondary = os.openpty()
+    environment = clean_environment()
+    environment.update({"TERM": "xterm-256color", "PYTHONIOENCODING": "utf-8"})
+    environment.update(env or {})
+    try:
+        process = subprocess.Popen(
+            [*(command or [sys.executable, "-m", "sprockets_http"]), *args],
+            stdin=subprocess.DEVNULL, stdout=secondary, stderr=subprocess.PIPE,
+            env=environment, cwd=str(REPO),
+        )
+        os.close(secondary)
+        shown = read_terminal(primary)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        os.close(primary)
+    return process.returncode, shown, stderr
+
+
+needs_pty = pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+needs_pygments = pytest.mark.skipif(
+    importlib.util.find_spec("pygments") is None, reason="needs Pygments"
+)
+
+
+@needs_pty
+@needs_pygments
+def test_colour_on_a_terminal_and_plain_when_piped(upstream: ThreadedServer) -> None:
+    status, shown, stderr = on_terminal("fetch", "-i", upstream.url + "/json")
+    assert status == 0, stderr
+    assert shown.count(b"\x1b[") >= 6  # status, header names, keys, values
+    piped = fetch("-i", upstream.url + "/json")
+    assert b"\x1b" not in piped.stdout
+    # the same text, but for the colour (and the Date header)
+    without_dates = re.compile(rb"^Date: .*$", re.M)
+    assert without_dates.sub(b"", ANSI.sub(b"", shown)) == without_dates.sub(b"", piped.stdout)
+    forced = fetch("--color", upstream.url + "/json")
+    assert b"\x1b[" in forced.stdout
+    assert ANSI.sub(b"", forced.stdout) == fetch(upstream.url + "/json").stdout
+
+
+@needs_pty
+@pytest.mark.parametrize(
+    ("options", "env"),
+    [([], {"NO_COLOR": "1"}), (["--no-color"], {}), ([], {"TERM": "dumb"})],
+)
+def test_no_colour_on_a_terminal_when_told(
+    upstream: ThreadedServer, options: List[str], env: Dict[str, str]
+) -> None:
+    status, shown, stderr = on_terminal("fetch", *options, upstream.url + "/msgpack", env=env)
+    assert status == 0, stderr
+    assert b"\x1b" not in shown
+    assert json.loads(shown) == MSGPACK_AS_JSON
+
+
+NO_PYGMENTS = [
+    sys.executable, "-c",
+    "import sys; sys.modules['pygments'] = None\n"
+    "from sprockets_http.cli import main; sys.exit(main())",
+]
+
+
+@needs_pty
+def test_plain_on_a_terminal_without_pygments(upstream: ThreadedServer) -> None:
+    status, shown, stderr = on_terminal("fetch", upstream.url + "/msgpack", command=NO_PYGMENTS)
+    assert status == 0, stderr
+    assert stderr == b""
+    assert b"\x1b" not in shown
+    assert json.loads(shown) == MSGPACK_AS_JSON
+
+
+def test_color_without_pygments_says_so(upstream: ThreadedServer) -> None:
+    result = subprocess.run(
+        [*NO_PYGMENTS, "fetch", "--color", upstream.url + "/json"],
+        capture_output=True, timeout=60, check=False, env=clean_environment(),
+    )
+    assert result.returncode == 0
+    assert b"\x1b" not in result.stdout
+    assert json.loads(result.stdout)["items"] == [1, 2, 3]
+    assert result.stderr == (
+        b"warning: --color needs Pygments: pip install 'sprockets-http-client[cli]'\n"
+    )
+
+
+@needs_pty
+def test_binary_data_is_not_written_to_a_terminal(upstream: ThreadedServer) -> None:
+    status, shown, stderr = on_terminal("fetch", upstream.url + "/binary")
+    assert status == 0, stderr
+    assert shown == (
+        b"[17 bytes of application/octet-stream not shown on a terminal: "
+        b"use --raw and send the output to a file]\n"
+    )
+
+
+@needs_pty
+def test_the_password_prompt_does_not_echo(upstream: ThreadedServer) -> None:
+    """-a ada with stdin on a terminal: getpass asks, with echo off."""
+    primary, secondary = os.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sprockets_http", "fetch", "-a", "ada",
+             upstream.url + "/private"],
+            stdin=secondary, stdout=subprocess.PIPE, stderr=secondary,
+            env=clean_environment(), cwd=str(REPO),
+            start_new_session=True,  # no controlling terminal: getpass uses stdin
+        )
+        os.close(secondary)
+        prompt = read_terminal(primary, until=b"Password for ada: ")
+        assert prompt.endswith(b"Password for ada: "), prompt
+        os.write(primary, b"open sesame\n")
+        rest = read_terminal(primary)
+        stdout, _ = process.communicate(timeout=60)
+    finally:
+        os.close(primary)
+    assert process.returncode == 0, rest
+    assert json.loads(stdout) == {"user": "ada", "authenticated": True}
+    assert b"open sesame" not in prompt + rest + stdout
+
+
+@pytest.mark.parametrize(
+    ("kind", "depth"), [("json", 800), ("msgpack", 800), ("json", 100_000), ("msgpack", 100_000)]
+)
+def test_a_deeply_nested_body_is_printed_not_a_traceback(
+    upstream: ThreadedServer, kind: str, depth: int
+) -> None:
+    """Issue 8: a valid document nested 800 (or 100,000) deep: exit 0, the
+    body on one line (or as received), one warning line."""
+    result = fetch(upstream.url + f"/deep/{kind}/{depth}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    stderr = result.stderr.decode()
+    assert "Traceback" not in stderr and stderr.count("\n") == 1
+    if depth == 800:
+        assert result.stdout == b"[" * depth + b"]" * depth + b"\n"
+        assert stderr == f"warning: the body is nested {depth} levels deep: shown on one line\n"
+    else:
+        expected = deep_body(kind, depth)
+        assert result.stdout == (expected + b"\n" if kind == "json" else expected)
+        name = "JSON" if kind == "json" else "msgpack"
+        assert stderr == (
+            f"warning: the {name} body is nested too deep to decode; shown as received\n"
+        )
+
+
+def test_a_deep_body_with_verbose_and_include(upstream: ThreadedServer) -> None:
+    result = fetch("-v", "-i", upstream.url + "/deep/json/800")
+    assert result.returncode == 0
+    assert result.stdout.startswith(b"HTTP/1.1 200 OK\n")
+    assert result.stdout.endswith(b"\n\n" + b"[" * 800 + b"]" * 800 + b"\n")
+    assert b"Traceback" not in result.stderr
+
+
 # --- the output helpers and demo ---------------------------------------------
-
-
-def test_render_json_handles_what_msgpack_can_hold() -> None:
-    import datetime
-
-    value = {
-        1: b"\x00\xff",
-        b"\xff": "bytes key",
-        (1, 2): "array key",
-        "when": datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc),
-        "ext": umsgpack.Ext(5, b"\x01"),
-    }
-    assert json.loads(cli.render_json(value)) == {
-        "1": "AP8=",
-        "/w==": "bytes key",
-        "[1, 2]": "array key",
-        "when": "2024-01-02T03:04:05+00:00",
-        "ext": {"ext_type": 5, "data": "AQ=="},
-    }
 
 
 def test_demo_still_works() -> None:
@@ -778,7 +1159,10 @@ def test_the_docs_have_console_examples() -> None:
     blocks = console_examples(DOCS_CLI.read_text(encoding="utf-8"))
     commands = [command for block in blocks for command, _ in block]
     assert len(blocks) >= 7
-    assert all(c.startswith(("python -m sprockets_http ", "echo ", "wc ")) for c in commands)
+    assert all(
+        c.startswith(("python -m sprockets_http ", "echo ", "wc ", "SPROCKETS_HTTP_PASSWORD="))
+        for c in commands
+    )
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="the examples are shell commands")
