@@ -310,15 +310,6 @@ def next_hop(
     )
 
 
-def _location_values(headers: Any) -> Sequence[str]:
-    get_list = getattr(headers, "get_list", None)
-    if get_list is None:  # a plain mapping
-        value = headers.get("Location")
-        return [] if value is None else [str(value)]
-    values: Sequence[str] = get_list("Location")
-    return values
-
-
 def _origin_or_none(url: str) -> Optional[Origin]:
     try:
         return origin_of(url)
@@ -371,7 +362,7 @@ async def fetch_following_redirects(
         hop = next_hop(
             request,
             response.code,
-            _location_values(response.headers),
+            response.headers.get_list("Location"),
             origin=origin,
             redirects_left=redirects_left,
             now=clock(),

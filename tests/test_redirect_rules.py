@@ -10,6 +10,7 @@ of this file and, through ``http_fetch``, in test_faults.py.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import urllib.parse
 from typing import Any, Dict, List, Optional, Tuple
@@ -231,6 +232,7 @@ def test_a_method_in_lower_case_is_not_post():
         ("http://h/a", "http://v:q@h/c", "http://v:q@h/c"),
         ("http://u@h/a", "http://h:80/c", "http://u@h:80/c"),
         ("http://@h/a", "http://h/c", "http://@h/c"),
+        ("http://a@b@h/a", "http://h/c", "http://a@b@h/c"),  # the last @ ends it
     ],
 )
 def test_location_resolution_on_the_same_origin(current, location, expected):
@@ -292,6 +294,7 @@ UNFOLLOWABLE = [
     ("http://[::1/", "it does not parse"),
     ("http://[::1]junk/", "it does not parse"),
     ("http://[::1]x:80/", "it does not parse"),
+    ("http://[::1]x]:80/", "it does not parse"),
     ("http://[127.0.0.1]/", "it does not parse"),
     ("http://h\uff03x/", "it does not parse"),
     ("http://h:99999/", "its port is not a number from 1 to 65535"),
@@ -476,6 +479,7 @@ def test_basic_auth_stays_on_a_same_origin_hop(username, password):
         ("http://h/a", "http://u@other/b", True),
         ("http://h/a", "http://:p@other/b", True),
         ("http://h/a", "http://@other/b", False),  # an empty userinfo is none
+        ("http://h/a", "http://@x@other/b", True),  # user name "@x"
         ("http://h/a", "http://other/b", False),
         ("http://@h/a", "//other/b", False),
     ],
@@ -630,7 +634,8 @@ class Recorder(web.RequestHandler):
             self.write("landed")
             return
         status = int(self.get_argument("status", "302"))
-        self.redirect(f"/r/{int(remaining) - 1}?{self.request.query}", status=status)
+        query = f"?{self.request.query}" if self.request.query else ""
+        self.redirect(f"/r/{int(remaining) - 1}{query}", status=status)
 
     get = post = put = head = patch = delete = _serve
 
@@ -933,3 +938,90 @@ async def test_a_host_change_alone_is_cross_origin_on_the_wire(io_loop, client_k
     finally:
         server.stop()
         await asyncio.wait_for(server.close_all_connections(), 10)
+
+
+async def test_a_cross_origin_hop_is_sent_without_credentials(io_loop, client_kind):
+    Hosts.seen = []
+    server, port = _two_hosts_one_port(web.Application([("/.*", Hosts)]))
+    client = RecordingClient()
+    headers = {"Authorization": "Bearer t0ken", "Cookie": "c=1", "X-Kept": "1"}
+    args = fetch_args(headers=headers, auth_username="user", auth_password="s3cret")
+    try:
+        response = await fetch_following_redirects(
+            client, f"http://u:p@127.0.0.1:{port}/", 5, args, clock=Clock()
+        )
+    finally:
+        server.stop()
+        await asyncio.wait_for(server.close_all_connections(), 10)
+    assert response.code == 200
+    (first_url, first), (second_url, second) = client.calls
+    assert first_url == f"http://u:p@127.0.0.1:{port}/"
+    assert (first["auth_username"], first["auth_password"]) == ("user", "s3cret")
+    assert first["headers"] == headers
+    assert second_url == f"http://127.0.0.2:{port}/landing"
+    assert (second["auth_username"], second["auth_password"]) == (None, None)
+    assert second["headers"] == {"X-Kept": "1"}
+    assert headers == {"Authorization": "Bearer t0ken", "Cookie": "c=1", "X-Kept": "1"}
+
+
+def _debug_lines(caplog: pytest.LogCaptureFixture) -> List[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "sprockets_http"]
+
+
+async def test_each_hop_is_logged_without_credentials(io_loop, client_kind, caplog):
+    caplog.set_level(logging.DEBUG, logger="sprockets_http")
+    Hosts.seen = []
+    server, port = _two_hosts_one_port(web.Application([("/.*", Hosts)]))
+    try:
+        await fetch_following_redirects(
+            httpclient.AsyncHTTPClient(),
+            f"http://u:s3cret@127.0.0.1:{port}/",
+            5,
+            fetch_args(),
+            clock=Clock(),
+        )
+    finally:
+        server.stop()
+        await asyncio.wait_for(server.close_all_connections(), 10)
+    assert _debug_lines(caplog) == [
+        f"Following a 307 redirect to http://127.0.0.2:{port}/landing"
+        " (another origin: credentials dropped)"
+    ]
+
+
+async def test_a_same_origin_hop_is_logged_with_the_password_redacted(chain, client_kind, caplog):
+    caplog.set_level(logging.DEBUG, logger="sprockets_http")
+    base, _seen, clock = chain
+    url = base.replace("http://", "http://u:s3cret@")
+    response = await fetch_following_redirects(
+        httpclient.AsyncHTTPClient(), f"{url}/r/1", 5, fetch_args(), clock=clock
+    )
+    assert response.code == 200
+    assert _debug_lines(caplog) == [
+        f"Following a 302 redirect to {base.replace('http://', 'http://u:[redacted]@')}/r/0"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "max_redirects", "line"),
+    [
+        ("status=200", 5, None),
+        ("status=302", 5, "Not following the 302 from {url}: no Location"),
+        (
+            "status=302&location=ftp://u:s3cret@127.0.0.1/",
+            5,
+            "Not following the 302 from {url}: Location cannot be followed"
+            " (it is not an http or https URL)",
+        ),
+        ("status=308&location=/", 0, "Not following the 308 from {url}: too many redirects"),
+    ],
+)
+async def test_a_response_that_is_not_followed_is_logged(
+    serve, client_kind, caplog, query, max_redirects, line
+):
+    caplog.set_level(logging.DEBUG, logger="sprockets_http")
+    url = f"{serve([('/', Answer)])}/?{query}"
+    await fetch_following_redirects(
+        httpclient.AsyncHTTPClient(), url, max_redirects, fetch_args(), clock=Clock()
+    )
+    assert _debug_lines(caplog) == ([] if line is None else [line.format(url=url)])
