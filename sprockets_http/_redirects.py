@@ -36,6 +36,7 @@ The rules:
 from __future__ import annotations
 
 import enum
+import ipaddress
 import time
 import urllib.parse
 from typing import (
@@ -144,17 +145,22 @@ def origin_of(url: str) -> Origin:
         raise UnfollowableLocation("it does not parse") from None
     if parts.scheme not in DEFAULT_PORTS:  # urlsplit lower-cases the scheme
         raise UnfollowableLocation("it is not an http or https URL")
-    if not host:
-        raise UnfollowableLocation("it has no host")
     host_and_port = parts.netloc.rpartition("@")[2]
     if host_and_port.startswith("["):  # "[::1]:8080"
+        # Python 3.9 reads "[::1]junk" as ::1, "[127.0.0.1]" as 127.0.0.1
+        # and "[:a]" as :a; later releases refuse the last two.
         bracketed, _, after_host = host_and_port[1:].partition("]")
-        # Python 3.9 reads "[::1]junk" as ::1 and "[127.0.0.1]" as 127.0.0.1
-        if ":" not in bracketed or after_host and not after_host.startswith(":"):
+        try:
+            ipaddress.IPv6Address(bracketed.partition("%")[0])  # "%25eth0": a zone
+        except ValueError:
+            raise UnfollowableLocation("it does not parse") from None
+        if after_host and not after_host.startswith(":"):
             raise UnfollowableLocation("it does not parse")
         port_text = after_host[1:]
     else:
         port_text = host_and_port.partition(":")[2]
+    if not host:
+        raise UnfollowableLocation("it has no host")
     if not port_text:  # no port, or "host:" (RFC 3986: the default)
         return Origin(parts.scheme, host, DEFAULT_PORTS[parts.scheme])
     if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:

@@ -296,6 +296,9 @@ UNFOLLOWABLE = [
     ("http://[::1]x:80/", "it does not parse"),
     ("http://[::1]x]:80/", "it does not parse"),
     ("http://[127.0.0.1]/", "it does not parse"),
+    ("http://[:a]/", "it does not parse"),
+    ("http://[v1.x]/", "it does not parse"),
+    ("http://[]/", "it does not parse"),
     ("http://h\uff03x/", "it does not parse"),
     ("http://h:99999/", "its port is not a number from 1 to 65535"),
     ("http://h:65536/", "its port is not a number from 1 to 65535"),
@@ -346,6 +349,8 @@ def test_origin_of_refuses(url, detail):
         ("http://[::1]:8080/", Origin("http", "::1", 8080)),
         ("http://[::1]:/", Origin("http", "::1", 80)),
         ("http://[FE80::1]/", Origin("http", "fe80::1", 80)),
+        ("http://[fe80::1%25eth0]:81/", Origin("http", "fe80::1%25eth0", 81)),
+        ("http://[::ffff:127.0.0.1]/", Origin("http", "::ffff:127.0.0.1", 80)),
         ("http://127.0.0.1:8000/", Origin("http", "127.0.0.1", 8000)),
     ],
 )
@@ -831,18 +836,19 @@ async def test_responses_that_are_not_followed_on_the_wire(serve, client_kind, s
 
 
 async def test_two_different_locations_on_the_wire(serve, client_kind):
-    # The simple client hands both to the rules, which answer with the 3xx;
-    # libcurl refuses such a response itself, and fetch raises.
+    # The simple client hands both to the rules, which answer with the 3xx.
+    # Recent libcurl (8.23) refuses such a response itself, and fetch raises
+    # a 599; older releases (8.16) hand it to the rules too.
     Answer.calls = 0
     base = serve([("/", Answer)])
     url = f"{base}/?status=302&location=/one&location=/two"
     client = httpclient.AsyncHTTPClient()
-    if client_kind == "curl":
-        with pytest.raises(httpclient.HTTPClientError) as raised:
-            await fetch_following_redirects(client, url, 5, fetch_args(), clock=Clock())
-        assert raised.value.code == 599 and "Location" in str(raised.value)
-    else:
+    try:
         response = await fetch_following_redirects(client, url, 5, fetch_args(), clock=Clock())
+    except httpclient.HTTPClientError as error:
+        assert client_kind == "curl"
+        assert error.code == 599 and "Multiple Location headers" in str(error)
+    else:
         assert response.code == 302
     assert Answer.calls == 1
 
