@@ -151,7 +151,7 @@ def origin_of(url: str) -> Origin:
         # and "[:a]" as :a; later releases refuse the last two.
         bracketed, _, after_host = host_and_port[1:].partition("]")
         try:
-            ipaddress.IPv6Address(bracketed.partition("%")[0])  # "%25eth0": a zone
+            ipaddress.IPv6Address(bracketed)  # a zone ("%25eth0") included
         except ValueError:
             raise UnfollowableLocation("it does not parse") from None
         if after_host and not after_host.startswith(":"):
@@ -354,17 +354,19 @@ async def fetch_following_redirects(
     fetch: Callable[..., Awaitable[httpclient.HTTPResponse]] = client.fetch
     fetch_args = dict(fetch_args, follow_redirects=False)
     request = HopRequest(
-        url=url,
-        method=fetch_args["method"],
-        headers=fetch_args["headers"],
-        body=fetch_args.get("body"),
-        auth_username=fetch_args.get("auth_username"),
-        auth_password=fetch_args.get("auth_password"),
+        url,
+        fetch_args["method"],
+        fetch_args["headers"],
+        fetch_args.get("body"),
+        fetch_args.get("auth_username"),
+        fetch_args.get("auth_password"),
     )
-    origin = _origin_or_none(url)
+    origin: Optional[Origin] = None
     redirects_left = max_redirects
     while True:
         response = await fetch(request.url, **fetch_args)
+        if redirects_left == max_redirects and response.code in REDIRECT_STATUSES:
+            origin = _origin_or_none(url)  # parsed only when needed: most answers are not 3xx
         hop = next_hop(
             request,
             response.code,
