@@ -526,11 +526,9 @@ class Redirector(web.RequestHandler):
     get = post = put = _redirect
 
 
-def plain_server(
-    app: web.Application, host: str, port: int = 0
-) -> Tuple[httpserver.HTTPServer, int]:
+def plain_server(app: web.Application, host: str) -> Tuple[httpserver.HTTPServer, int]:
     sock = socket.socket()
-    sock.bind((host, port))
+    sock.bind((host, 0))
     sock.listen(128)
     sock.setblocking(False)
     server = httpserver.HTTPServer(app)
@@ -544,6 +542,26 @@ SECOND_ORIGINS = {
     "other host": ("127.0.0.2", False),
     "other host, same port": ("127.0.0.2", True),
 }
+
+
+def same_port_sockets(hosts: Tuple[str, str]) -> List[socket.socket]:
+    """Listening sockets on one port for both *hosts*: the port the first got
+    may be taken on the second (a server of another test, say), so try a few."""
+    for _ in range(50):
+        first = socket.socket()
+        first.bind((hosts[0], 0))
+        second = socket.socket()
+        try:
+            second.bind((hosts[1], first.getsockname()[1]))
+        except OSError:
+            first.close()
+            second.close()
+            continue
+        for sock in (first, second):
+            sock.listen(128)
+            sock.setblocking(False)
+        return [first, second]
+    raise RuntimeError(f"no port free on both {hosts}")
 
 
 @pytest.fixture
@@ -564,16 +582,27 @@ def two_origins(io_loop):
         routes: List[Tuple[str, Any]] = [("/", redirector)]
         if second == "same origin":
             routes.append(("/landing", recorder))
-        first, first_port = plain_server(web.Application(routes), "127.0.0.1")
-        servers.append(first)
-        if second == "same origin":
+            first, first_port = plain_server(web.Application(routes), "127.0.0.1")
+            servers.append(first)
             host, second_port = "127.0.0.1", first_port
         else:
             host, same_port = SECOND_ORIGINS[second]
-            other, second_port = plain_server(
-                web.Application([("/landing", recorder)]), host, first_port if same_port else 0
-            )
-            servers.append(other)
+            if same_port:
+                first_socket, second_socket = same_port_sockets(("127.0.0.1", host))
+            else:
+                first_socket, second_socket = socket.socket(), socket.socket()
+                first_socket.bind(("127.0.0.1", 0))
+                second_socket.bind((host, 0))
+                for sock in (first_socket, second_socket):
+                    sock.listen(128)
+                    sock.setblocking(False)
+            first = httpserver.HTTPServer(web.Application(routes))
+            first.add_sockets([first_socket])
+            other = httpserver.HTTPServer(web.Application([("/landing", recorder)]))
+            other.add_sockets([second_socket])
+            servers.extend((first, other))
+            first_port = first_socket.getsockname()[1]
+            second_port = second_socket.getsockname()[1]
         redirector.target = f"http://{location_userinfo}{host}:{second_port}/landing"
         return f"http://127.0.0.1:{first_port}/", first_seen, second_seen
 
