@@ -312,6 +312,7 @@ UNFOLLOWABLE = [
     ("http://h:80:90/", "its port is not a number from 1 to 65535"),
     ("http://[::1]:x/", "its port is not a number from 1 to 65535"),
     ("http://[::1]:0/", "its port is not a number from 1 to 65535"),
+    ("http://[::1]:80]/", "its port is not a number from 1 to 65535"),
     ("http://u:p@h:0/", "its port is not a number from 1 to 65535"),
 ]
 
