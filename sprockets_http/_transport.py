@@ -204,7 +204,12 @@ class Attempt:
                 self.in_flight = None
                 return response
             return await fetch_following_redirects(
-                self, url, self.max_redirects, fetch_args, deadline  # type: ignore[arg-type]
+                self,  # type: ignore[arg-type]
+                url,
+                self.max_redirects,
+                fetch_args,
+                deadline,
+                clock=clock,
             )
         except Exception as error:  # noqa: BLE001 - see the docstring
             self.in_flight = None

@@ -251,7 +251,8 @@ class HTTPClientMixin:
         :param follow_redirects: follow HTTP redirects when received. They are
             followed by sprockets_http, alike with every client: credentials
             (``auth_username``/``auth_password``, the ``Authorization``,
-            ``Proxy-Authorization`` and ``Cookie`` headers, URL userinfo) are
+            ``Proxy-Authorization`` and ``Cookie`` headers and any other
+            header the redaction rules call a credential, URL userinfo) are
             dropped on a redirect to another origin, the deadline covers every
             hop, and a redirect that cannot be followed returns its 3xx
             response

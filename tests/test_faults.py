@@ -30,9 +30,10 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 import pytest
 import trustme
-from tornado import gen, httpclient, httpserver, simple_httpclient, web
+from tornado import httpclient, httpserver, simple_httpclient, web
 
 from sprockets_http import HTTPResponse
+from sprockets_http.testing import advance_clock
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -421,28 +422,48 @@ async def test_a_location_that_cannot_be_followed_returns_the_redirect(
     assert response.headers["Location"] == location
 
 
-class SlowHop(web.RequestHandler):
-    calls = 0
+class Chain(web.RequestHandler):
+    """/hop/N redirects at once to /hop/N-1; /hop/0 answers only when the
+    test releases it (never, within the call)."""
 
-    async def get(self) -> None:
-        type(self).calls += 1
-        await gen.sleep(0.3)  # the server's pace (asyncio.sleep is patched by `sleeps`)
-        self.redirect("/slow", status=302)
+    calls: List[int] = []
+    release: asyncio.Event
+
+    async def get(self, remaining: str) -> None:
+        type(self).calls.append(int(remaining))
+        if remaining != "0":
+            self.redirect(f"/hop/{int(remaining) - 1}", status=302)
+            return
+        await type(self).release.wait()
 
 
 async def test_deadline_covers_every_redirect_hop(serve, caller, sleeps, client_kind):
-    SlowHop.calls = 0
-    url = serve([("/slow", SlowHop)])
+    # Two hops answer at once; the third stalls. Its request_timeout (40 s)
+    # would let it hang; the deadline cuts that hop to the time left of the
+    # call's 2 s. (Whether a hop starts at all once the deadline has passed is
+    # decided on a clock the test controls, in test_redirect_rules.py.)
+    Chain.calls, Chain.release = [], asyncio.Event()
+    url = serve([(r"/hop/(\d+)", Chain)])
     started = time.monotonic()
-    response = await caller.http_fetch(
-        url + "/slow", follow_redirects=True, max_redirects=10, total_timeout=0.8
-    )
+    try:
+        response = await caller.http_fetch(
+            url + "/hop/2",
+            follow_redirects=True,
+            total_timeout=2,
+            request_timeout=40,
+            connect_timeout=40,
+        )
+    finally:
+        Chain.release.set()
     elapsed = time.monotonic() - started
-    # Without the deadline on each hop, ten 0.3 s hops would take 3 s.
-    assert elapsed < 1.6
-    assert SlowHop.calls <= 4
-    assert response.history == [] and len(response.exceptions) == 1
+    assert Chain.calls == [2, 1, 0]  # the stalled hop was reached
+    assert elapsed < 20  # cut at the deadline, not at the hop's own 40 s
+    assert response.attempts == 1 and response.history == []
+    (error,) = response.exceptions
+    assert isinstance(error, httpclient.HTTPClientError) and error.code == 599
+    assert "imeout" in str(error) or "timed out" in str(error)  # a timeout, not another error
     assert response.code == 599 and not response.ok
+    assert sleeps == []  # no retry: the deadline has passed
 
 
 class Recorder(web.RequestHandler):
@@ -479,32 +500,74 @@ def plain_server(app: web.Application, host: str) -> Tuple[httpserver.HTTPServer
     return server, sock.getsockname()[1]
 
 
+#: Where the second origin is, relative to the first (http://127.0.0.1:PORT).
+SECOND_ORIGINS = {
+    "other port": ("127.0.0.1", False),
+    "other host": ("127.0.0.2", False),
+    "other host, same port": ("127.0.0.2", True),
+}
+
+
+def same_port_sockets(hosts: Tuple[str, str]) -> List[socket.socket]:
+    """Listening sockets on one port for both *hosts*: the port the first got
+    may be taken on the second (a server of another test, say), so try a few."""
+    for _ in range(50):
+        first = socket.socket()
+        first.bind((hosts[0], 0))
+        second = socket.socket()
+        try:
+            second.bind((hosts[1], first.getsockname()[1]))
+        except OSError:
+            first.close()
+            second.close()
+            continue
+        for sock in (first, second):
+            sock.listen(128)
+            sock.setblocking(False)
+        return [first, second]
+    raise RuntimeError(f"no port free on both {hosts}")
+
+
 @pytest.fixture
 def two_origins(io_loop):
-    """Start a redirecting first origin and a recording second one."""
+    """Start a redirecting first origin and a recording second one.
+
+    ``start(second)`` takes a key of SECOND_ORIGINS, or "same origin" for a
+    redirect to /landing on the first server itself; *location_userinfo* goes
+    into the Location the first origin answers with.
+    """
     servers: List[httpserver.HTTPServer] = []
 
-    def start(second_host: str, status: int = 302, same_origin: bool = False):
+    def start(second: str, status: int = 302, location_userinfo: str = ""):
         first_seen: List[Dict[str, str]] = []
         second_seen: List[Tuple[str, Dict[str, str], bytes]] = []
         recorder = type("Second", (Recorder,), {"seen": second_seen})
-        if same_origin:
-            target = "/landing"
-            routes: List[Tuple[str, Any]] = [("/landing", recorder)]
+        redirector = type("First", (Redirector,), {"status": status, "seen": first_seen})
+        routes: List[Tuple[str, Any]] = [("/", redirector)]
+        if second == "same origin":
+            routes.append(("/landing", recorder))
+            first, first_port = plain_server(web.Application(routes), "127.0.0.1")
+            servers.append(first)
+            host, second_port = "127.0.0.1", first_port
         else:
-            second, second_port = plain_server(
-                web.Application([("/landing", recorder)]), second_host
-            )
-            servers.append(second)
-            target = f"http://{second_host}:{second_port}/landing"
-            routes = []
-        redirector = type(
-            "First", (Redirector,), {"target": target, "status": status, "seen": first_seen}
-        )
-        first, first_port = plain_server(
-            web.Application([("/", redirector), *routes]), "127.0.0.1"
-        )
-        servers.append(first)
+            host, same_port = SECOND_ORIGINS[second]
+            if same_port:
+                first_socket, second_socket = same_port_sockets(("127.0.0.1", host))
+            else:
+                first_socket, second_socket = socket.socket(), socket.socket()
+                first_socket.bind(("127.0.0.1", 0))
+                second_socket.bind((host, 0))
+                for sock in (first_socket, second_socket):
+                    sock.listen(128)
+                    sock.setblocking(False)
+            first = httpserver.HTTPServer(web.Application(routes))
+            first.add_sockets([first_socket])
+            other = httpserver.HTTPServer(web.Application([("/landing", recorder)]))
+            other.add_sockets([second_socket])
+            servers.extend((first, other))
+            first_port = first_socket.getsockname()[1]
+            second_port = second_socket.getsockname()[1]
+        redirector.target = f"http://{location_userinfo}{host}:{second_port}/landing"
         return f"http://127.0.0.1:{first_port}/", first_seen, second_seen
 
     yield start
@@ -513,59 +576,98 @@ def two_origins(io_loop):
         io_loop.run_sync(server.close_all_connections, timeout=10)
 
 
+BASIC = "Basic dXNlcjpzM2NyZXQ="  # user:s3cret
+# Each credential alone: the call's options, and the header (and its value)
+# that carries it to the first origin.
 CREDENTIALS = {
-    "all three": dict(
-        auth_username="user",
-        auth_password="s3cret",
-        request_headers={"Authorization": "Bearer t0ken", "Cookie": "session=abc"},
+    "authorization": (
+        dict(request_headers={"Authorization": "Bearer t0ken"}),
+        {"Authorization": "Bearer t0ken"},
     ),
-    "auth arguments and a cookie": dict(
-        auth_username="user", auth_password="s3cret", request_headers={"Cookie": "session=abc"}
+    "authorization in lower case": (
+        dict(request_headers={"authorization": "Bearer t0ken"}),
+        {"Authorization": "Bearer t0ken"},
     ),
-    "authorization header": dict(request_headers={"authorization": "Bearer t0ken"}),
-    "cookie header": dict(request_headers={"Cookie": "session=abc"}),
-    "password in the url": dict(userinfo="user:s3cret@"),
+    "proxy-authorization": (
+        dict(request_headers={"Proxy-Authorization": "Basic cHJveHk6czNjcmV0"}),
+        {"Proxy-Authorization": "Basic cHJveHk6czNjcmV0"},
+    ),
+    "cookie": (dict(request_headers={"COOKIE": "session=s3cret"}), {"Cookie": "session=s3cret"}),
+    "basic auth": (dict(auth_username="user", auth_password="s3cret"), {"Authorization": BASIC}),
+    "password in the url": (dict(userinfo="user:s3cret@"), {"Authorization": BASIC}),
+    "all at once": (
+        dict(
+            auth_username="user",
+            auth_password="s3cret",
+            request_headers={
+                "Proxy-Authorization": "Basic cHJveHk6czNjcmV0",
+                "Cookie": "session=s3cret",
+            },
+        ),
+        {
+            "Authorization": BASIC,
+            "Proxy-Authorization": "Basic cHJveHk6czNjcmV0",
+            "Cookie": "session=s3cret",
+        },
+    ),
 }
+CREDENTIAL_HEADERS = {"authorization", "proxy-authorization", "cookie"}
 
 
-@pytest.mark.parametrize(
-    "second_host", ["127.0.0.1", "127.0.0.2"], ids=["other-port", "other-host"]
-)
-@pytest.mark.parametrize("credentials", list(CREDENTIALS), ids=list(CREDENTIALS))
-async def test_cross_origin_redirect_drops_credentials(
-    two_origins, caller, sleeps, client_kind, second_host, credentials
-):
-    url, first_seen, second_seen = two_origins(second_host)
-    options = dict(CREDENTIALS[credentials])
+async def _fetch_with(caller, url: str, credentials: str) -> Tuple[HTTPResponse, Dict[str, str]]:
+    options, on_the_wire = CREDENTIALS[credentials]
+    options = dict(options)
     url = url.replace("http://", "http://" + options.pop("userinfo", ""))
     given_headers = dict(options.get("request_headers", {}))
     response = await caller.http_fetch(url, follow_redirects=True, **options)
+    assert options.get("request_headers", {}) == given_headers  # the caller's dict is untouched
+    return response, on_the_wire
+
+
+@pytest.mark.parametrize("second", list(SECOND_ORIGINS))
+@pytest.mark.parametrize("credentials", list(CREDENTIALS))
+async def test_cross_origin_redirect_drops_credentials(
+    two_origins, caller, sleeps, client_kind, second, credentials
+):
+    url, first_seen, second_seen = two_origins(second)
+    response, on_the_wire = await _fetch_with(caller, url, credentials)
     assert isinstance(response, HTTPResponse)
     assert response.ok and response.attempts == 1 and response.body == {"origin": "second"}
-    assert options.get("request_headers", {}) == given_headers  # the caller's dict is untouched
-    # The first origin got the credentials it was sent...
-    assert len(first_seen) == 1
-    assert "Authorization" in first_seen[0] or "Cookie" in first_seen[0]
-    # ...the second origin none of them.
-    assert len(second_seen) == 1
-    method, headers, _body = second_seen[0]
-    lowered = {name.lower(): value for name, value in headers.items()}
-    assert "authorization" not in lowered, headers
-    assert "cookie" not in lowered, headers
+    # The first origin got exactly the credentials it was sent...
+    (first_headers,) = first_seen
+    assert {name: first_headers.get(name) for name in on_the_wire} == on_the_wire
+    # ...the second origin none of them, under any name.
+    (second_request,) = second_seen
+    _method, headers, _body = second_request
+    assert CREDENTIAL_HEADERS.isdisjoint(name.lower() for name in headers), headers
+    for value in on_the_wire.values():
+        assert value not in headers.values()
     assert "s3cret" not in repr(headers) and "t0ken" not in repr(headers)
 
 
-async def test_same_origin_redirect_keeps_credentials(two_origins, caller, sleeps, client_kind):
-    url, first_seen, second_seen = two_origins("127.0.0.1", same_origin=True)
-    response = await caller.http_fetch(
-        url,
-        follow_redirects=True,
-        request_headers={"Authorization": "Bearer t0ken", "Cookie": "session=abc"},
-    )
-    assert response.ok and response.attempts == 1
-    _method, headers, _body = second_seen[0]
-    assert headers.get("Authorization") == "Bearer t0ken"
-    assert headers.get("Cookie") == "session=abc"
+@pytest.mark.parametrize("credentials", list(CREDENTIALS))
+async def test_same_origin_redirect_keeps_credentials(
+    two_origins, caller, sleeps, client_kind, credentials
+):
+    url, first_seen, second_seen = two_origins("same origin")
+    response, on_the_wire = await _fetch_with(caller, url, credentials)
+    assert response.ok and response.attempts == 1 and response.body == {"origin": "second"}
+    for seen in (first_seen[0], second_seen[0][1]):
+        assert {name: seen.get(name) for name in on_the_wire} == on_the_wire
+
+
+@pytest.mark.parametrize("second", list(SECOND_ORIGINS))
+async def test_userinfo_in_a_cross_origin_location_is_dropped(
+    two_origins, caller, sleeps, client_kind, second
+):
+    # A Location naming credentials for another origin must not make the
+    # client send them there.
+    url, _first_seen, second_seen = two_origins(second, location_userinfo="user:s3cret@")
+    response = await caller.http_fetch(url, follow_redirects=True)
+    assert response.ok and response.body == {"origin": "second"}
+    (second_request,) = second_seen
+    _method, headers, _body = second_request
+    assert "Authorization" not in headers, headers
 
 
 @pytest.mark.parametrize(
@@ -576,7 +678,7 @@ async def test_same_origin_redirect_keeps_credentials(two_origins, caller, sleep
 async def test_credentialed_redirects_keep_tornados_method_rules(
     two_origins, caller, sleeps, client_kind, status, method, expected_method, body_kept
 ):
-    url, _first_seen, second_seen = two_origins("127.0.0.2", status=status)
+    url, _first_seen, second_seen = two_origins("other host", status=status)
     response = await caller.http_fetch(
         url,
         method=method,
@@ -789,3 +891,29 @@ async def test_a_thousand_concurrent_calls(caller, sleeps, client_kind, monkeypa
             f"read it; "
             f"peak {(rss_kib() or 0) / 1024:.0f} MiB during"
         )
+
+
+class LateHop(web.RequestHandler):
+    """Redirects /late/N to /late/N-1; the hop to /late/2 "takes" 5 s."""
+
+    calls: List[int] = []
+
+    def get(self, remaining: str) -> None:
+        type(self).calls.append(int(remaining))
+        if remaining == "2":
+            advance_clock(5)
+        self.redirect(f"/late/{int(remaining) - 1}", status=302)
+
+
+async def test_a_redirect_hop_after_the_deadline_is_never_sent(
+    serve, caller, sleeps, client_kind
+):
+    # The call's clock (moved by the testing mode) decides, not wall time.
+    LateHop.calls = []
+    url = serve([(r"/late/(\d+)", LateHop)])
+    response = await caller.http_fetch(url + "/late/3", follow_redirects=True, total_timeout=3)
+    assert LateHop.calls == [3, 2]
+    assert response.attempts == 1 and response.code == 599
+    (error,) = response.exceptions
+    assert "deadline passed after a 302 redirect" in str(error)
+    assert sleeps == []
