@@ -17,6 +17,7 @@ import datetime
 import functools
 import io
 import json
+import struct
 import uuid
 from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional, Tuple, Union
 
@@ -253,9 +254,11 @@ def encode_body(value: Any, content_type: Optional[ContentTypeLike]) -> bytes:
 #   behaviour; umsgpack alone ignores trailing bytes);
 # * a map key that is an array: a tuple, nested arrays too (umsgpack's
 #   behaviour; msgpack alone raises "unhashable type");
-# * a map key that is a map, or the same key twice: ValueError (umsgpack's
-#   behaviour; msgpack alone keeps the last value of a duplicated key). As in
-#   umsgpack, keys that were arrays are not checked for duplicates;
+# * a map key that is a map: ValueError (umsgpack's behaviour);
+# * the same key twice in a map: the last value wins, as with JSON (the json
+#   module's behaviour and msgpack's; umsgpack alone raises, and such a
+#   document is then decoded by _unpack_python, below). One rule for the
+#   three decoders, and the one that costs nothing on the common path;
 # * timestamps (extension -1, 4, 8 or 12 bytes): an aware UTC
 #   datetime.datetime, nanoseconds truncated to microseconds; more than
 #   999,999,999 nanoseconds is ValueError (msgpack 1.2's behaviour, enforced
@@ -348,9 +351,106 @@ def _bin_to_str(value: Any) -> Any:
     return value
 
 
+def _unpack_python(data: bytes) -> Any:
+    """Decode one msgpack document by the rules above, in Python.
+
+    For the documents u-msgpack-python refuses that the rules accept (a map
+    with a repeated key): rare, so written for clarity, not speed.
+    """
+    view = memoryview(data)
+    position = 0
+
+    def take(size: int) -> bytes:
+        nonlocal position
+        if position + size > len(view):
+            raise ValueError("the msgpack document is cut short")
+        chunk = view[position : position + size].tobytes()
+        position += size
+        return chunk
+
+    def number(size: int, signed: bool = False) -> int:
+        return int.from_bytes(take(size), "big", signed=signed)
+
+    def items(count: int) -> List[Any]:
+        return [value() for _ in range(count)]
+
+    def mapping(count: int) -> Dict[Any, Any]:
+        pairs = []
+        for _ in range(count):
+            key = value()
+            pairs.append((key, value()))
+        return _map_from_pairs(pairs)
+
+    def extension(size: int) -> Any:
+        code = number(1, signed=True)
+        ext = umsgpack.Ext(code, take(size))
+        return _timestamp(ext) if code == -1 else ext
+
+    def value() -> Any:
+        code = number(1)
+        if code <= 0x7F:
+            return code
+        if code >= 0xE0:
+            return code - 0x100
+        if 0x80 <= code <= 0x8F:
+            return mapping(code & 0x0F)
+        if 0x90 <= code <= 0x9F:
+            return items(code & 0x0F)
+        if 0xA0 <= code <= 0xBF:
+            return take(code & 0x1F).decode("utf-8")
+        if code in _SIMPLE:
+            return _SIMPLE[code]
+        if code in _SIZED:
+            kind, width = _SIZED[code]
+            size = number(width)
+            if kind == "bin":
+                raw = take(size)
+                try:
+                    return raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    return raw
+            if kind == "str":
+                return take(size).decode("utf-8")
+            if kind == "array":
+                return items(size)
+            if kind == "map":
+                return mapping(size)
+            return extension(size)
+        if code in _FIXED_EXT:
+            return extension(_FIXED_EXT[code])
+        if code in _NUMBERS:
+            return struct.unpack(_NUMBERS[code], take(struct.calcsize(_NUMBERS[code])))[0]
+        raise ValueError(f"invalid msgpack type byte 0x{code:02x}")
+
+    result = value()
+    if position != len(view):
+        raise ValueError("extra data after the msgpack document")
+    return result
+
+
+_SIMPLE = {0xC0: None, 0xC2: False, 0xC3: True}
+# type byte: (kind, bytes of its length)
+_SIZED = {
+    0xC4: ("bin", 1), 0xC5: ("bin", 2), 0xC6: ("bin", 4),
+    0xC7: ("ext", 1), 0xC8: ("ext", 2), 0xC9: ("ext", 4),
+    0xD9: ("str", 1), 0xDA: ("str", 2), 0xDB: ("str", 4),
+    0xDC: ("array", 2), 0xDD: ("array", 4),
+    0xDE: ("map", 2), 0xDF: ("map", 4),
+}  # fmt: skip
+_FIXED_EXT = {0xD4: 1, 0xD5: 2, 0xD6: 4, 0xD7: 8, 0xD8: 16}
+_NUMBERS = {
+    0xCA: ">f", 0xCB: ">d",
+    0xCC: ">B", 0xCD: ">H", 0xCE: ">I", 0xCF: ">Q",
+    0xD0: ">b", 0xD1: ">h", 0xD2: ">i", 0xD3: ">q",
+}  # fmt: skip
+
+
 def _unpack_umsgpack(data: bytes) -> Any:
     stream = io.BytesIO(data)
-    value = umsgpack.unpack(stream, ext_handlers=_UMSGPACK_EXT_HANDLERS)
+    try:
+        value = umsgpack.unpack(stream, ext_handlers=_UMSGPACK_EXT_HANDLERS)
+    except umsgpack.DuplicateKeyException:  # the last value wins: see above
+        return _unpack_python(data)
     # umsgpack ignores bytes after the first document; msgpack refuses them.
     if stream.tell() != len(data):
         raise ValueError("extra data after the msgpack document")
@@ -364,23 +464,18 @@ def _deep_tuple(value: Any) -> Any:
 
 
 def _map_from_pairs(pairs: List[Tuple[Any, Any]]) -> Dict[Any, Any]:
-    """Build a map as umsgpack does: array keys become tuples; an unhashable or
-    repeated key is an error."""
+    """Build a map: array keys become tuples, a map as a key is an error, and
+    of a repeated key the last value wins."""
     try:
-        mapping = dict(pairs)
+        return dict(pairs)
     except TypeError:  # an array (or map) key: see below
         pass
-    else:
-        if len(mapping) == len(pairs):
-            return mapping
     mapping = {}
     for key, item in pairs:
         if type(key) is list:
             key = _deep_tuple(key)
         elif not isinstance(key, collections.abc.Hashable):
             raise ValueError(f"unhashable map key: {key!r}")
-        elif key in mapping:
-            raise ValueError(f"duplicate map key: {key!r}")
         mapping[key] = item
     return mapping
 
@@ -471,6 +566,26 @@ def _unpackb_c(data: bytes, max_bin_len: int) -> Any:
 
 
 def _unpack_c(data: bytes) -> Any:
+    if _C_DATETIMES_ARE_EXACT or not _may_hold_nanoseconds(data):
+        # msgpack's own maps, at C speed: nothing in Python per map or per
+        # value. It refuses what the rules above handle differently (bin
+        # values, array keys) and what is invalid; the decode below handles
+        # those and reports the errors.
+        try:
+            return _msgpack.unpackb(
+                data,
+                raw=False,
+                strict_map_key=False,
+                timestamp=3,
+                ext_hook=_c_ext_hook,
+                max_bin_len=_NO_BIN,
+            )
+        except Exception:  # noqa: BLE001,S110 - decided again, and reported, below
+            pass
+    return _unpack_c_mapped(data)
+
+
+def _unpack_c_mapped(data: bytes) -> Any:
     if not _may_hold_bin(data):
         return _unpackb_c(data, len(data))
     # The marker bytes also turn up inside numbers and UTF-8 text. Decoding
