@@ -24,7 +24,7 @@ def backend(request, monkeypatch):
         pytest.importorskip("msgpack")
         monkeypatch.setattr(content, "_unpack", content._unpack_c)
     else:
-        monkeypatch.setattr(content, "_unpack", content._unpack_umsgpack)
+        monkeypatch.setattr(content, "_unpack", content._unpack_python)
     return request.param
 
 
