@@ -30,6 +30,7 @@ import re
 import socket
 import struct
 import urllib.parse
+import warnings
 import weakref
 from typing import (
     Any,
@@ -661,16 +662,18 @@ class ScriptedUpstream:
     # -- serving --
 
     def start(self, io_loop: Optional[IOLoop] = None) -> ScriptedUpstream:
-        """Serve from *io_loop*: by default the running loop, else
-        :meth:`IOLoop.current() <tornado.ioloop.IOLoop.current>` (the
-        ``io_loop`` of pytest-tornasync or of :mod:`tornado.testing`).
-        Returns the upstream.
+        """Serve from *io_loop*: by default the running loop, else the
+        current :class:`~tornado.ioloop.IOLoop` (the ``io_loop`` of
+        pytest-tornasync or of :mod:`tornado.testing`), else, when there is
+        none, the loop of the first ``http_fetch`` call. Returns the upstream.
 
         :raises RuntimeError: after :meth:`stop`
         """
         if self._stopped:
             raise RuntimeError("this ScriptedUpstream was stopped")
-        loop = io_loop if io_loop is not None else IOLoop.current()
+        loop = io_loop if io_loop is not None else _current_io_loop()
+        if loop is None:
+            return self
         if not isinstance(loop, BaseAsyncIOLoop):  # pragma: no cover - Tornado 6 has no other
             raise ValueError(f"cannot serve from {loop!r}: not an asyncio IOLoop")
         if loop is self._io_loop:
@@ -780,6 +783,17 @@ class ScriptedUpstream:
 
     def __repr__(self) -> str:
         return f"<ScriptedUpstream {self.url}: {len(self._routes)} routes>"
+
+
+def _current_io_loop() -> Optional[IOLoop]:
+    if _running_loop() is not None:
+        return IOLoop.current()
+    with warnings.catch_warnings():
+        # Outside a running loop, asking for the current one is deprecated
+        # (Python 3.10 to 3.13) but is how tornado.testing and pytest-tornasync
+        # make theirs known.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return IOLoop.current(instance=False)
 
 
 def _running_loop() -> Optional[asyncio.AbstractEventLoop]:
