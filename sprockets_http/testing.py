@@ -446,7 +446,7 @@ class Route:
         if isinstance(path, str):
             if not path.startswith("/"):
                 raise ValueError(f"a route's path starts with '/', not {path!r}")
-        elif not isinstance(path, Pattern):
+        elif not isinstance(path, re.Pattern):
             raise ValueError(f"path must be a str or a compiled regular expression, not {path!r}")
         #: The method, upper-case.
         self.method = method.upper()
