@@ -217,7 +217,7 @@ class Answer:
         self.delay = _check_delay(delay)
         #: The reason phrase, or None for the status's usual one.
         self.reason = reason
-        self._body_repr = "" if body is None else f", {body!r}"
+        self._body_repr = "" if body is None else f", {_shortened(repr(body))}"
 
     @classmethod
     def reset_connection(cls, *, delay: float = 0.0) -> Answer:
@@ -250,6 +250,11 @@ class Answer:
 
 
 AnswerLike = Union[Answer, int]
+
+
+def _shortened(text: str, limit: int = 80) -> str:
+    # An answer's repr names it in the check's message: a large body would drown it.
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _as_answer(answer: AnswerLike) -> Answer:

@@ -374,6 +374,17 @@ async def test_check_passes_when_every_answer_was_used(caller, retry_waits):
     assert upstream.unused() == []
 
 
+def test_an_answer_names_itself_briefly():
+    assert repr(Answer(503)) == "Answer(503)"
+    assert repr(Answer.reset_connection(delay=0.5)) == "Answer.reset_connection(delay=0.5)"
+    assert repr(Answer.close_connection()) == "Answer.close_connection()"
+    assert repr(Answer(429, reason="Slow Down", delay=1)) == (
+        "Answer(429, delay=1.0, reason='Slow Down')"
+    )
+    long = repr(Answer(200, b"x" * 1000))
+    assert long == "Answer(200, b'" + "x" * 75 + "...)"  # 80 characters of the body
+
+
 def test_allow_unused_and_allow_unexpected_from_the_constructor():
     upstream = ScriptedUpstream(allow_unused=True, allow_unexpected=True)
     upstream.route("GET", "/", 200)
