@@ -15,32 +15,19 @@ from tornado import web
 
 from sprockets_http import HTTPClientMixin, RetryBudget, events, testing
 from sprockets_http.events import Reason
-
-
-class Script(web.RequestHandler):
-    """Answers with the statuses of ``replies`` in turn (the last repeats)."""
-
-    replies: List[Any] = []
-    calls = 0
-
-    def _reply(self) -> None:
-        cls = type(self)
-        cls.calls += 1
-        status, headers = cls.replies[min(cls.calls, len(cls.replies)) - 1]
-        self.set_status(status)
-        for name, value in headers.items():
-            self.set_header(name, value)
-
-    get = post = put = delete = _reply
+from sprockets_http.testing import Answer
 
 
 @pytest.fixture
-def upstream(serve):
-    def make(*replies):
-        handler = type("Handler", (Script,), {"replies": list(replies), "calls": 0})
-        return serve([(r"/.*", handler)]) + "/items?page=1"
+def upstream(scripted_upstream):
+    """upstream(*answers, method="GET") scripts the answers to /items?page=1
+    and gives its URL; at teardown, every answer must have been used."""
 
-    return make
+    def script(*answers, method="GET"):
+        scripted_upstream.route(method, "/items", *answers, query="page=1")
+        return f"{scripted_upstream.url}/items?page=1"
+
+    return script
 
 
 @pytest.fixture
@@ -70,7 +57,7 @@ def closed_port() -> int:
 
 
 async def test_a_503_503_200_call_as_events(upstream, caller, recorded):
-    url = upstream((503, {}), (503, {"Retry-After": "2"}), (200, {}))
+    url = upstream(503, Answer(503, headers={"Retry-After": "2"}), 200)
     with testing.instant_retries() as waits:
         response = await caller.http_fetch(url)
     assert response.ok and waits == [3.0, 2.0]
@@ -114,30 +101,32 @@ def reasons(seen: List[Any]) -> List[Reason]:
 
 
 @pytest.mark.parametrize(
-    "replies, options, expected",
+    "answers, options, expected",
     [
-        ([(404, {})], {}, [Reason.FINAL_STATUS]),
-        ([(503, {})], {"dont_retry": 503}, [Reason.DONT_RETRY]),
-        ([(503, {})], {"method": "POST", "body": b"x", "retry_methods": "GET"},
+        ([404], {}, [Reason.FINAL_STATUS]),
+        ([503], {"dont_retry": 503}, [Reason.DONT_RETRY]),
+        ([503], {"method": "POST", "body": b"x", "retry_methods": "GET"},
          [Reason.METHOD_NOT_RETRIED]),
-        ([(429, {})], {"method": "POST", "body": b"x", "retry_methods": "GET",
-                       "max_http_attempts": 2},
+        ([429, 429], {"method": "POST", "body": b"x", "retry_methods": "GET",
+                      "max_http_attempts": 2},
          [Reason.RETRYABLE_STATUS, Reason.ATTEMPTS_EXHAUSTED]),
-        ([(503, {})], {"max_http_attempts": 2},
+        ([503, 503], {"max_http_attempts": 2},
          [Reason.RETRYABLE_STATUS, Reason.ATTEMPTS_EXHAUSTED]),
-        ([(503, {})], {"total_timeout": 2}, [Reason.DEADLINE]),
-        ([(503, {"Retry-After": "1"})], {"total_timeout": 2.5, "max_http_attempts": 5},
+        ([503], {"total_timeout": 2}, [Reason.DEADLINE]),
+        ([Answer(503, headers={"Retry-After": "1"})] * 3,
+         {"total_timeout": 2.5, "max_http_attempts": 5},
          [Reason.RETRYABLE_STATUS, Reason.RETRYABLE_STATUS, Reason.DEADLINE]),
     ],
 )
-async def test_each_decision_reason(upstream, caller, recorded, sleeps, replies, options, expected):
-    await caller.http_fetch(upstream(*replies), **options)
+async def test_each_decision_reason(upstream, caller, recorded, sleeps, answers, options, expected):
+    url = upstream(*answers, method=options.get("method", "GET"))
+    await caller.http_fetch(url, **options)
     assert reasons(recorded) == expected
     assert recorded[-1].reason is expected[-1]
 
 
 async def test_the_deadline_refusal_names_the_wait_it_refused(upstream, caller, recorded, sleeps):
-    await caller.http_fetch(upstream((503, {})), total_timeout=2)
+    await caller.http_fetch(upstream(503), total_timeout=2)
     (decided,) = [e for e in recorded if isinstance(e, events.RetryDecided)]
     assert (decided.retry, decided.wait, decided.wait_source) == (False, 3.0, "backoff")
 
@@ -146,7 +135,7 @@ async def test_the_budget_reason(upstream, recorded, sleeps):
     class Budgeted(HTTPClientMixin):
         RETRY_BUDGET = RetryBudget(ratio=0, min_per_second=0.1, ttl=10)  # one retry
 
-    await Budgeted().http_fetch(upstream((503, {})))
+    await Budgeted().http_fetch(upstream(503, 503))
     assert reasons(recorded) == [Reason.RETRYABLE_STATUS, Reason.BUDGET]
 
 
@@ -160,7 +149,7 @@ async def test_an_exception_is_the_error_reason(caller, recorded, sleeps):
 
 
 async def test_events_never_carry_the_url_password(upstream, caller, recorded, sleeps):
-    url = upstream((503, {})).replace("http://", "http://user:hunter2@")
+    url = upstream(503).replace("http://", "http://user:hunter2@")
     await caller.http_fetch(url, max_http_attempts=1)
     assert "hunter2" not in recorded[0].call.url
     assert all("hunter2" not in repr(event.call) for event in recorded)
@@ -172,7 +161,7 @@ async def test_class_subscribers_see_only_their_class(upstream, sleeps):
     class Watched(HTTPClientMixin):
         HTTP_EVENT_SUBSCRIBERS = (mine.append,)
 
-    url = upstream((200, {}))
+    url = upstream(200, 200)
     await Watched().http_fetch(url)
     await Caller().http_fetch(url)
     assert kinds(mine) == [
@@ -188,7 +177,7 @@ async def test_a_subscriber_gets_only_the_event_types_it_names(upstream, caller,
 
     only_decisions.event_types = (events.RetryDecided,)
     with events.subscribed(only_decisions):
-        await caller.http_fetch(upstream((503, {}), (200, {})))
+        await caller.http_fetch(upstream(503, 200))
     assert kinds(decided) == ["RetryDecided", "RetryDecided"]
 
 
@@ -200,8 +189,8 @@ async def test_a_failing_subscriber_is_logged_once_and_never_breaks_the_call(
 
     caplog.set_level(logging.ERROR, logger="sprockets_http")
     with events.subscribed(broken):
-        first = await caller.http_fetch(upstream((503, {}), (200, {})))
-        second = await caller.http_fetch(upstream((200, {})))
+        first = await caller.http_fetch(upstream(503, 200))
+        second = await caller.http_fetch(upstream(200))
     assert first.ok and first.attempts == 2 and second.ok
     failures = [r for r in caplog.records if "subscriber" in r.getMessage()]
     assert len(failures) == 1
@@ -222,7 +211,7 @@ async def test_the_testing_mode_skips_waits_but_keeps_time(upstream, caller):
     loop = asyncio.get_running_loop()
     started = loop.time()
     with testing.instant_retries() as waits:
-        response = await caller.http_fetch(upstream((503, {})))
+        response = await caller.http_fetch(upstream(503, 503, 503))
     assert waits == [3.0, 6.0] and response.waits == [3.0, 6.0]
     assert loop.time() - started < 3  # nothing slept for real
     assert response.duration >= 9.0  # but the call's clock moved on
@@ -230,7 +219,7 @@ async def test_the_testing_mode_skips_waits_but_keeps_time(upstream, caller):
 
 async def test_the_testing_mode_makes_a_deadline_pass_as_if_waited(upstream, caller):
     with testing.instant_retries() as waits:
-        response = await caller.http_fetch(upstream((503, {})), total_timeout=5)
+        response = await caller.http_fetch(upstream(503, 503), total_timeout=5)
     # 3 s waited (in the mode's clock); the 6 s wait would end after 5 s.
     assert waits == [3.0] and response.attempts == 2
 

@@ -20,12 +20,12 @@ import types
 from typing import Any, Dict, List
 
 import pytest
-import umsgpack
 from oauthlib import oauth1
 from oauthlib.oauth1 import RequestValidator, SignatureOnlyEndpoint
 from tornado import httpclient, testing, web
 
 import sprockets_http
+from sprockets_http.testing import Answer
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -52,52 +52,37 @@ def closed_port_url() -> str:
 # --- examples/handler.py (README, quickstart, handlers) ---------------------
 
 
-class UsersAPI(web.RequestHandler):
-    """A users API that fails with the queued statuses first."""
-
-    failures: List[int] = []
-    seen: List[Dict[str, Any]] = []
-
-    def get(self, user_id: str) -> None:
-        type(self).seen.append(dict(self.request.headers))
-        if self.failures:
-            self.set_status(self.failures.pop(0))
-            self.write({"message": "try again"})
-            return
-        self.set_header("Content-Type", "application/msgpack")
-        self.write(umsgpack.packb({"id": user_id, "name": "Ada"}))
+# The users API's answers.
+TRY_AGAIN = {"message": "try again"}
+ADA = Answer(200, {"id": "ada", "name": "Ada"}, content_type="application/msgpack")
 
 
-@pytest.fixture
-def users_api(serve):
-    UsersAPI.failures, UsersAPI.seen = [], []
-    return serve([(r"/users/(\w+)", UsersAPI)])
-
-
-async def test_handler_example_retries_and_answers(serve, users_api, sleeps):
+async def test_handler_example_retries_and_answers(serve, scripted_upstream, sleeps):
     handler = load_example("handler")
-    service = serve(handler.make_app(users_api))
-    UsersAPI.failures = [503]
+    service = serve(handler.make_app(scripted_upstream.url))
+    users = scripted_upstream.route("GET", "/users/ada", Answer(503, TRY_AGAIN), ADA)
 
     answer = await httpclient.AsyncHTTPClient().fetch(f"{service}/users/ada")
 
     assert json.loads(answer.body) == {"user": {"id": "ada", "name": "Ada"}, "attempts": 2}
     assert sleeps == [3]
-    assert [seen["User-Agent"] for seen in UsersAPI.seen] == ["profile-service/1.4.0"] * 2
-    assert [seen.get("X-Retry-Attempt") for seen in UsersAPI.seen] == [None, "2"]
+    assert [seen.headers["User-Agent"] for seen in users.requests] == [
+        "profile-service/1.4.0"
+    ] * 2
+    assert [seen.headers.get("X-Retry-Attempt") for seen in users.requests] == [None, "2"]
 
 
-async def test_handler_example_maps_failures(serve, users_api, sleeps):
+async def test_handler_example_maps_failures(serve, scripted_upstream, sleeps):
     handler = load_example("handler")
-    app = handler.make_app(users_api)
+    app = handler.make_app(scripted_upstream.url)
     service = serve(app)
     client = httpclient.AsyncHTTPClient()
 
-    UsersAPI.failures = [404]
+    scripted_upstream.route("GET", "/users/nobody", Answer(404, TRY_AGAIN))
     answer = await client.fetch(f"{service}/users/nobody", raise_error=False)
-    assert answer.code == 404 and len(UsersAPI.seen) == 1
+    assert answer.code == 404 and len(scripted_upstream.requests) == 1
 
-    UsersAPI.failures = [500, 500, 500]
+    scripted_upstream.route("GET", "/users/ada", *[Answer(500, TRY_AGAIN)] * 3)
     answer = await client.fetch(f"{service}/users/ada", raise_error=False)
     assert answer.code == 502
     assert json.loads(answer.body) == {"upstream_status": 500, "attempts": 3}
@@ -130,20 +115,6 @@ def test_testing_handlers_example_passes():
 # --- examples/responses.py (quickstart) ---------------------------------------
 
 
-class Pages(web.RequestHandler):
-    calls = 0
-
-    def get(self) -> None:
-        type(self).calls += 1
-        if self.calls == 1:
-            self.set_status(503)
-            self.set_header("Retry-After", "1")
-            return
-        self.set_header("Content-Type", "application/json")
-        self.set_header("Link", '</items?page=2>; rel="next", </items?page=9>; rel="last"')
-        self.write(b'{"items": [1, 2, 3]}')
-
-
 class Invalid(web.RequestHandler):
     def post(self) -> None:
         self.set_status(422)
@@ -152,12 +123,18 @@ class Invalid(web.RequestHandler):
     get = post
 
 
-async def test_responses_example_show(serve, sleeps, capsys):
+async def test_responses_example_show(scripted_upstream, sleeps, capsys):
     responses = load_example("responses")
-    Pages.calls = 0
-    url = serve([("/items", Pages)])
+    scripted_upstream.route(
+        "GET", "/items",
+        Answer(503, headers={"Retry-After": "1"}),
+        Answer(200, b'{"items": [1, 2, 3]}', headers={
+            "Content-Type": "application/json",
+            "Link": '</items?page=2>; rel="next", </items?page=9>; rel="last"',
+        }),
+    )
 
-    response = await responses.show(f"{url}/items")
+    response = await responses.show(f"{scripted_upstream.url}/items")
 
     assert response.ok and sleeps == [1.0]
     lines = capsys.readouterr().out.splitlines()
@@ -493,31 +470,20 @@ def test_readme_set_up_commands():
 # --- examples/base_handler.py (handlers) ----------------------------------------
 
 
-class Payments(web.RequestHandler):
-    statuses: List[int] = []
-    seen: List[Dict[str, Any]] = []
-
-    def post(self) -> None:
-        type(self).seen.append(
-            {"headers": dict(self.request.headers), "body": json.loads(self.request.body)}
-        )
-        if self.statuses:
-            self.set_status(self.statuses.pop(0))
-            self.write({"message": "declined", "code": "card_expired"})
-            return
-        self.write({"charge": "ch_1", "status": "paid"})
+# The payments API's answers.
+PAID = Answer(200, {"charge": "ch_1", "status": "paid"})
+DECLINED = {"message": "declined", "code": "card_expired"}
 
 
 @pytest.fixture
-def charge_service(serve):
-    Payments.statuses, Payments.seen = [], []
+def charge_service(serve, scripted_upstream):
     base = load_example("base_handler")
-    return serve(base.make_app(serve([("/charges", Payments)])))
+    return serve(base.make_app(scripted_upstream.url))
 
 
-async def test_base_handler_example_charges(charge_service, sleeps):
+async def test_base_handler_example_charges(charge_service, scripted_upstream, sleeps):
     client = httpclient.AsyncHTTPClient()
-    Payments.statuses = [429]
+    charges = scripted_upstream.route("POST", "/charges", Answer(429, DECLINED), PAID)
     answer = await client.fetch(
         f"{charge_service}/orders/42/charge?amount=1250", method="POST", body=b"",
         headers={"Correlation-Id": "req-7"},
@@ -525,17 +491,19 @@ async def test_base_handler_example_charges(charge_service, sleeps):
     assert answer.code == 201
     assert json.loads(answer.body) == {"charge": "ch_1", "status": "paid"}
     assert sleeps == [0.5]  # 429 is retried even for POST
-    assert [seen["headers"]["Correlation-Id"] for seen in Payments.seen] == ["req-7"] * 2
-    assert Payments.seen[0]["body"] == {"order": "42", "amount": 1250}
+    assert [seen.headers["Correlation-Id"] for seen in charges.requests] == ["req-7"] * 2
+    assert [seen.body for seen in charges.requests] == [{"order": "42", "amount": 1250}] * 2
 
 
-async def test_base_handler_example_does_not_retry_a_failed_post(charge_service, sleeps):
-    Payments.statuses = [500]
+async def test_base_handler_example_does_not_retry_a_failed_post(
+    charge_service, scripted_upstream, sleeps
+):
+    charges = scripted_upstream.route("POST", "/charges", Answer(500, DECLINED))
     answer = await httpclient.AsyncHTTPClient().fetch(
         f"{charge_service}/orders/42/charge?amount=5", method="POST", body=b"",
         raise_error=False,
     )
-    assert answer.code == 502 and len(Payments.seen) == 1 and sleeps == []
+    assert answer.code == 502 and len(charges.requests) == 1 and sleeps == []
     # simplify_error_response is off: the whole error document came through.
     assert json.loads(answer.body) == {
         "upstream_status": 500,

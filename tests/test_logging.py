@@ -8,9 +8,10 @@ import logging
 import socket
 
 import pytest
-from tornado import httpclient, web
+from tornado import httpclient
 
 import sprockets_http
+from sprockets_http.testing import Answer
 
 PASSWORD = "url-pa55word-XYZ"
 ENCODED_PASSWORD = "p%40ss-Q7"  # "p@ss-Q7" in the URL's userinfo
@@ -20,30 +21,6 @@ COOKIE = "session=cookie-secret-GHI789"
 AUTH_PASSWORD = "auth-pa55-JKL012"
 SECRETS = [PASSWORD, "p@ss-Q7", ENCODED_PASSWORD, BEARER, PROXY, COOKIE,
            "cookie-secret-GHI789", AUTH_PASSWORD]
-
-
-class Script(web.RequestHandler):
-    replies: list = []
-    calls = 0
-
-    def _reply(self):
-        cls = type(self)
-        cls.calls += 1
-        status, headers = cls.replies[min(cls.calls, len(cls.replies)) - 1]
-        self.set_status(status)
-        for name, value in headers.items():
-            self.set_header(name, value)
-
-    get = post = delete = _reply
-
-
-@pytest.fixture
-def upstream(serve):
-    def make(*replies):
-        handler = type("Handler", (Script,), {"replies": list(replies), "calls": 0})
-        return serve([(r"/.*", handler)])
-
-    return make
 
 
 @pytest.fixture
@@ -72,8 +49,11 @@ def test_logger_is_exported():
     assert sprockets_http.LOGGER.name.split(".")[0] == "sprockets_http"
 
 
-async def test_one_line_per_attempt_warnings_for_each_failure(upstream, caller, sleeps, logs):
-    url = upstream((503, {})) + "/items"
+async def test_one_line_per_attempt_warnings_for_each_failure(
+    scripted_upstream, caller, sleeps, logs
+):
+    scripted_upstream.route("GET", "/items", 503, 503, 503)
+    url = scripted_upstream.url + "/items"
     response = await caller.http_fetch(url)
     assert response.attempts == 3
     records = ours(logs)
@@ -90,8 +70,9 @@ async def test_one_line_per_attempt_warnings_for_each_failure(upstream, caller, 
     assert [r.reason for r in records] == ["retryable_status"] * 2 + ["attempts_exhausted"]
 
 
-async def test_success_is_one_debug_line(upstream, caller, sleeps, logs):
-    url = upstream((200, {})) + "/"
+async def test_success_is_one_debug_line(scripted_upstream, caller, sleeps, logs):
+    scripted_upstream.route("POST", "/", 200)
+    url = scripted_upstream.url + "/"
     await caller.http_fetch(url, method="POST", body=b"x")
     (record,) = ours(logs)
     assert record.levelno == logging.DEBUG
@@ -99,8 +80,9 @@ async def test_success_is_one_debug_line(upstream, caller, sleeps, logs):
     assert message.startswith(f"POST {url}: 200 OK on attempt 1 of 3")
 
 
-async def test_success_after_a_retry_is_info(upstream, caller, sleeps, logs):
-    url = upstream((429, {}), (200, {})) + "/"
+async def test_success_after_a_retry_is_info(scripted_upstream, caller, sleeps, logs):
+    scripted_upstream.route("DELETE", "/", 429, 200)
+    url = scripted_upstream.url + "/"
     response = await caller.http_fetch(url, method="DELETE")
     assert response.ok
     warning, info = ours(logs)
@@ -111,8 +93,9 @@ async def test_success_after_a_retry_is_info(upstream, caller, sleeps, logs):
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])
-async def test_a_4xx_is_an_answer_logged_at_debug(upstream, caller, sleeps, logs, status):
-    url = upstream((status, {})) + "/missing"
+async def test_a_4xx_is_an_answer_logged_at_debug(scripted_upstream, caller, sleeps, logs, status):
+    scripted_upstream.route("GET", "/missing", status)
+    url = scripted_upstream.url + "/missing"
     response = await caller.http_fetch(url)
     assert response.code == status
     (record,) = ours(logs)
@@ -123,9 +106,10 @@ async def test_a_4xx_is_an_answer_logged_at_debug(upstream, caller, sleeps, logs
 
 @pytest.mark.parametrize("status, level", [(404, logging.DEBUG), (503, logging.WARNING)])
 async def test_dont_retry_logs_a_5xx_as_a_warning_and_a_4xx_at_debug(
-    upstream, caller, sleeps, logs, status, level
+    scripted_upstream, caller, sleeps, logs, status, level
 ):
-    url = upstream((status, {})) + "/"
+    scripted_upstream.route("GET", "/", status)
+    url = scripted_upstream.url + "/"
     await caller.http_fetch(url, dont_retry=[status])
     (record,) = ours(logs)
     assert record.levelno == level and record.reason == "dont_retry"
@@ -145,8 +129,11 @@ async def test_exceptions_are_named_in_warnings(caller, sleeps, logs, client_kin
         assert record.error == type(error).__name__ and record.status is None
 
 
-async def test_records_carry_structured_fields(upstream, caller, sleeps, logs):
-    url = upstream((503, {"Retry-After": "2"}), (200, {})) + "/items?page=2"
+async def test_records_carry_structured_fields(scripted_upstream, caller, sleeps, logs):
+    scripted_upstream.route(
+        "GET", "/items", Answer(503, headers={"Retry-After": "2"}), 200, query="page=2"
+    )
+    url = scripted_upstream.url + "/items?page=2"
     await caller.http_fetch(url)
     retry, success = ours(logs)
     assert (
@@ -159,8 +146,9 @@ async def test_records_carry_structured_fields(upstream, caller, sleeps, logs):
     )
 
 
-async def test_records_point_at_the_retry_loop(upstream, caller, sleeps, logs):
-    url = upstream((503, {}), (200, {})) + "/"
+async def test_records_point_at_the_retry_loop(scripted_upstream, caller, sleeps, logs):
+    scripted_upstream.route("GET", "/", 503, 200)
+    url = scripted_upstream.url + "/"
     await caller.http_fetch(url)
     for record in ours(logs):
         assert record.filename == "mixin.py", (record.filename, record.funcName)
@@ -177,9 +165,10 @@ def _assert_no_secret(caplog):
         assert secret not in caplog.text
 
 
-async def test_credentials_never_logged(upstream, caller, sleeps, logs, client_kind):
-    base = upstream((503, {"Warning": '199 - "upstream is sad"'}))
-    url = base.replace("http://", f"http://alice:{PASSWORD}@") + "/secret"
+async def test_credentials_never_logged(scripted_upstream, caller, sleeps, logs, client_kind):
+    sad = Answer(503, headers={"Warning": '199 - "upstream is sad"'})
+    scripted_upstream.route("GET", "/secret", sad, sad, sad)
+    url = scripted_upstream.url.replace("http://", f"http://alice:{PASSWORD}@") + "/secret"
     response = await caller.http_fetch(
         url,
         request_headers={
@@ -197,15 +186,18 @@ async def test_credentials_never_logged(upstream, caller, sleeps, logs, client_k
     _assert_no_secret(logs)
 
 
-async def test_percent_encoded_url_password_never_logged(upstream, caller, sleeps, logs):
-    base = upstream((500, {}))
-    url = base.replace("http://", f"http://bob:{ENCODED_PASSWORD}@") + "/"
+async def test_percent_encoded_url_password_never_logged(
+    scripted_upstream, caller, sleeps, logs
+):
+    scripted_upstream.route("GET", "/", 500, 500)
+    url = scripted_upstream.url.replace("http://", f"http://bob:{ENCODED_PASSWORD}@") + "/"
     await caller.http_fetch(url, max_http_attempts=2)
     _assert_no_secret(logs)
 
 
-async def test_auth_password_never_logged(upstream, caller, sleeps, logs):
-    url = upstream((401, {}), (500, {})) + "/"
+async def test_auth_password_never_logged(scripted_upstream, caller, sleeps, logs):
+    scripted_upstream.route("GET", "/", 401)  # not retried
+    url = scripted_upstream.url + "/"
     await caller.http_fetch(url, auth_username="carol", auth_password=AUTH_PASSWORD)
     _assert_no_secret(logs)
 
@@ -237,9 +229,9 @@ async def test_credentials_in_exception_text_never_logged(caller, sleeps, logs, 
     _assert_no_secret(logs)
 
 
-async def test_link_warning_does_not_leak_url_password(upstream, caller, sleeps, logs):
-    base = upstream((200, {"Link": "not a link header"}))
-    url = base.replace("http://", f"http://erin:{PASSWORD}@") + "/"
+async def test_link_warning_does_not_leak_url_password(scripted_upstream, caller, sleeps, logs):
+    scripted_upstream.route("GET", "/", Answer(200, headers={"Link": "not a link header"}))
+    url = scripted_upstream.url.replace("http://", f"http://erin:{PASSWORD}@") + "/"
     response = await caller.http_fetch(url)
     assert response.links == []
     assert any("Link" in r.getMessage() for r in ours(logs, logging.WARNING))

@@ -17,7 +17,7 @@ import uuid
 import pytest
 import umsgpack
 from conftest import Caller
-from tornado import gen, httpclient, httputil, web
+from tornado import httpclient, httputil, web
 
 import sprockets_http
 from sprockets_http import DEFAULT_USER_AGENT, HTTPClientMixin
@@ -506,14 +506,25 @@ async def test_url_may_be_any_object_with_a_str(upstream, caller):
 
 
 class _Concurrency(web.RequestHandler):
+    """Holds each request until three are in at once, or for ``hold`` seconds
+    (a fixed short sleep let a busy machine send the third request after the
+    first had been answered)."""
+
     active = 0
     peak = 0
+    hold = 10.0
+    all_in: asyncio.Event
 
     async def get(self):
         cls = type(self)
         cls.active += 1
         cls.peak = max(cls.peak, cls.active)
-        await gen.sleep(0.05)
+        if cls.active == 3:
+            cls.all_in.set()
+        try:
+            await asyncio.wait_for(cls.all_in.wait(), cls.hold)
+        except asyncio.TimeoutError:
+            pass
         cls.active -= 1
         self.write("ok")
 
@@ -529,6 +540,10 @@ async def test_http_max_clients_environment_variable(
     else:
         monkeypatch.setenv("HTTP_MAX_CLIENTS", env)
     _Concurrency.active = _Concurrency.peak = 0
+    _Concurrency.all_in = asyncio.Event()
+    # With one connection at a time, each request is held 0.5 s: long enough
+    # for a second one to arrive if the limit did not hold.
+    _Concurrency.hold = 0.5 if expected_peak == 1 else 10.0
     url = serve([(r"/", _Concurrency)]) + "/"
     responses = await asyncio.gather(*(caller.http_fetch(url) for _ in range(3)))
     assert all(r.ok for r in responses)

@@ -1,8 +1,9 @@
 """HTTPResponse as a caller reads it: the attempt record (point 9), the
 decoded body (point 10) and what malformed input does (point 11).
 
-Responses come from real Tornado servers on loopback; the server sends the
-exact bytes and headers each test names.
+Responses come from a scripted upstream on loopback
+(``sprockets_http.testing.ScriptedUpstream``), which sends the exact bytes and
+headers each test names, and nothing else (no default Content-Type).
 """
 
 from __future__ import annotations
@@ -12,48 +13,34 @@ import time
 
 import pytest
 import umsgpack
-from tornado import gen, httpclient, web
+from tornado import gen, httpclient
 
 import sprockets_http
 from sprockets_http import BodyDecodeError, HTTPResponse, content
+from sprockets_http.testing import Answer
 
-NO_CONTENT_TYPE = object()
 
-
-def reply_routes(*replies, delay: float = 0.0):
-    """Routes answering with scripted (status, headers, body) replies; the last
-    repeats. A header value of NO_CONTENT_TYPE removes Tornado's default
-    Content-Type; a list value sends the header once per item."""
-    state = {"calls": 0}
-
-    class Handler(web.RequestHandler):
-        async def get(self):
-            state["calls"] += 1
-            if delay:
-                await gen.sleep(delay)
-            status, headers, body = replies[min(state["calls"], len(replies)) - 1]
-            self.set_status(status)
-            for name, value in headers.items():
-                if value is NO_CONTENT_TYPE:
-                    self.clear_header(name)
-                elif isinstance(value, list):
-                    for item in value:
-                        self.add_header(name, item)
-                else:
-                    self.set_header(name, value)
-            if body:
-                self.write(body)
-
-    return [(r"/.*", Handler)]
+def answer(status, headers, body, delay=0.0):
+    """An Answer from (status, headers, body); a list header value sends the
+    header once per item."""
+    pairs = [
+        (name, item)
+        for name, value in headers.items()
+        for item in (value if isinstance(value, list) else [value])
+    ]
+    return Answer(status, body or None, headers=pairs, delay=delay)
 
 
 @pytest.fixture
-def fetch(serve, caller, sleeps):
-    """fetch(*replies, **http_fetch_kwargs) -> HTTPResponse, through a real server."""
+def fetch(scripted_upstream, caller, sleeps):
+    """fetch(*replies, delay=0, **http_fetch_kwargs) -> HTTPResponse: the
+    upstream answers GET / with the (status, headers, body) replies in turn
+    (the last one repeats), each after *delay* seconds."""
 
     async def run(*replies, delay=0.0, **kwargs):
-        url = serve(reply_routes(*replies, delay=delay)) + "/"
-        return await caller.http_fetch(url, **kwargs)
+        answers = [answer(*reply, delay=delay) for reply in replies]
+        scripted_upstream.route("GET", "/", *answers, repeat_last=True)
+        return await caller.http_fetch(f"{scripted_upstream.url}/", **kwargs)
 
     return run
 
@@ -79,17 +66,12 @@ def test_fresh_response_has_no_attempts():
     assert response.exceptions == []
 
 
-async def test_attempt_counts_mix_responses_and_exceptions(serve, sleeps):
+async def test_attempt_counts_mix_responses_and_exceptions(scripted_upstream, caller, sleeps):
     """attempts == len() == responses + exceptions, with both kinds present."""
-    good = serve(reply_routes((503, {}, b""), (200, JSON, b'{"v":1}'))) + "/"
-    refused = _closed_port_url()
-
-    class Switching(sprockets_http.HTTPClientMixin):
-        def _http_req_modify_for_retry(self, response, attempt, url, headers, body):
-            # attempt 2 goes to the live server, attempt 3 too
-            return good, headers, body
-
-    response = await Switching().http_fetch(refused, max_http_attempts=3)
+    scripted_upstream.route(
+        "GET", "/", Answer.reset_connection(), 503, Answer(200, b'{"v":1}', headers=JSON)
+    )
+    response = await caller.http_fetch(f"{scripted_upstream.url}/", max_http_attempts=3)
     assert len(response.exceptions) == 1
     assert [r.code for r in response.history] == [503, 200]
     assert response.attempts == 3
@@ -171,7 +153,7 @@ async def test_duration_uses_a_monotonic_clock(fetch, monkeypatch):
     assert response.duration >= 0.05
 
 
-async def test_duration_includes_waits(serve, caller, monkeypatch):
+async def test_duration_includes_waits(scripted_upstream, caller, monkeypatch):
     """The waits between attempts count: make each (patched) wait really take
     20 ms and check the total."""
     import asyncio
@@ -182,8 +164,8 @@ async def test_duration_includes_waits(serve, caller, monkeypatch):
         return await real_sleep(0.02 if delay else 0, result)
 
     monkeypatch.setattr(asyncio, "sleep", short_sleep)
-    url = serve(reply_routes((503, {}, b""))) + "/"
-    response = await caller.http_fetch(url, max_http_attempts=4)
+    scripted_upstream.route("GET", "/", 503, 503, 503, 503)
+    response = await caller.http_fetch(f"{scripted_upstream.url}/", max_http_attempts=4)
     assert response.attempts == 4
     assert response.duration >= 0.06
 
@@ -328,7 +310,7 @@ async def test_msgpack_bin_values(fetch, monkeypatch, backend):
 @pytest.mark.parametrize(
     "headers",
     [{"Content-Type": "text/plain"}, {"Content-Type": "application/xml"},
-     {"Content-Type": NO_CONTENT_TYPE}, {"Content-Type": "not a content type;;;"}],
+     {}, {"Content-Type": "not a content type;;;"}],
     ids=["text", "xml", "none", "garbage"],
 )
 async def test_other_content_types_give_raw_bytes(fetch, headers):
@@ -371,10 +353,10 @@ async def test_success_body_with_message_key_is_not_simplified(fetch):
     assert response.body == {"message": "hi", "n": 1}
 
 
-async def test_simplify_error_response_false_on_the_instance(serve, caller):
+async def test_simplify_error_response_false_on_the_instance(scripted_upstream, caller):
     caller.simplify_error_response = False
-    url = serve(reply_routes((400, JSON, b'{"message": "bad", "n": 1}'))) + "/"
-    response = await caller.http_fetch(url)
+    scripted_upstream.route("GET", "/", Answer(400, b'{"message": "bad", "n": 1}', headers=JSON))
+    response = await caller.http_fetch(f"{scripted_upstream.url}/")
     assert response.body == {"message": "bad", "n": 1}
 
 

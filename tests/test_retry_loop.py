@@ -2,7 +2,9 @@
 and how long the loop waits between attempts (point 7).
 
 The ``sleeps`` fixture makes every wait instant and records the seconds asked
-for, so the waits are asserted exactly.
+for, so the waits are asserted exactly. The upstream answers each request with
+the next scripted answer; at teardown every answer must have been used, so
+each test also states how many requests the call made.
 """
 
 from __future__ import annotations
@@ -11,50 +13,34 @@ import email.utils
 import socket
 import ssl
 import time
+from typing import List, NamedTuple
 
 import pytest
 from conftest import Caller
-from tornado import httpclient, web
+from tornado import httpclient
+
+from sprockets_http.testing import Answer, RecordedRequest
 
 
-class Script:
-    """An upstream answering with scripted replies (the last one repeats)
-    and recording every request it received."""
-
-    def __init__(self, *replies):
-        # each reply: (status, headers dict)
-        self.replies = list(replies) or [(200, {})]
-        self.requests: list = []
-
-    def routes(self) -> list:
-        script = self
-
-        class Handler(web.RequestHandler):
-            SUPPORTED_METHODS = ("GET", "POST", "PUT", "DELETE")
-
-            def _reply(self, *args):
-                script.requests.append(self.request)
-                index = min(len(script.requests), len(script.replies)) - 1
-                status, headers = script.replies[index]
-                self.set_status(status)
-                for name, value in headers.items():
-                    self.set_header(name, value)
-                if status not in (204, 304):
-                    self.write(f"attempt {len(script.requests)}")
-
-            get = post = put = delete = _reply
-
-        return [(r"/.*", Handler)]
+class Script(NamedTuple):
+    url: str
+    #: what the upstream received, in order
+    requests: List[RecordedRequest]
 
 
 @pytest.fixture
-def upstream(serve):
-    def make(*replies):
-        script = Script(*replies)
-        script.url = serve(script.routes()) + "/"
-        return script
+def upstream(scripted_upstream):
+    """upstream(*answers, method="GET") scripts the answers to *method* /."""
+
+    def make(*answers, method="GET"):
+        route = scripted_upstream.route(method, "/", *answers)
+        return Script(f"{scripted_upstream.url}/", route.requests)
 
     return make
+
+
+def retry_after(value: str, status: int = 503) -> Answer:
+    return Answer(status, headers={"Retry-After": value})
 
 
 def closed_port_url() -> str:
@@ -81,7 +67,7 @@ def silent_url():
 
 @pytest.mark.parametrize("status", [200, 201, 204, 301, 304, 399])
 async def test_success_and_redirect_codes_return_at_once(upstream, caller, sleeps, status):
-    script = upstream((status, {"Location": "/elsewhere"} if status in (301,) else {}))
+    script = upstream(Answer(status, headers={"Location": "/elsewhere"} if status == 301 else {}))
     response = await caller.http_fetch(script.url)
     assert response.code == status
     assert response.ok
@@ -92,7 +78,7 @@ async def test_success_and_redirect_codes_return_at_once(upstream, caller, sleep
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 410, 422, 499])
 async def test_client_errors_return_at_once(upstream, caller, sleeps, client_kind, status):
-    script = upstream((status, {}))
+    script = upstream(status)
     response = await caller.http_fetch(script.url)
     assert response.code == status
     assert not response.ok
@@ -102,7 +88,7 @@ async def test_client_errors_return_at_once(upstream, caller, sleeps, client_kin
 
 @pytest.mark.parametrize("status", [423, 429, 500, 502, 503, 504, 599])
 async def test_retryable_statuses_use_every_attempt(upstream, caller, sleeps, status):
-    script = upstream((status, {}))
+    script = upstream(status, status, status)
     response = await caller.http_fetch(script.url)
     assert len(script.requests) == 3
     assert response.attempts == 3
@@ -112,18 +98,18 @@ async def test_retryable_statuses_use_every_attempt(upstream, caller, sleeps, st
 
 
 async def test_retry_until_success(upstream, caller, sleeps, client_kind):
-    script = upstream((503, {}), (429, {}), (200, {}))
+    script = upstream(503, 429, 200, method="POST")
     response = await caller.http_fetch(script.url, method="POST", body={"n": 1})
     assert response.ok and response.code == 200
     assert [r.code for r in response.history] == [503, 429, 200]
     assert sleeps == [3, 6]
     # every attempt carried the same body
-    assert len({r.body for r in script.requests}) == 1
+    assert [r.body for r in script.requests] == [{"n": 1}] * 3
 
 
 @pytest.mark.parametrize("status", [503, 429, 500])
 async def test_dont_retry_stops_after_that_status(upstream, caller, sleeps, status):
-    script = upstream((status, {}), (200, {}))
+    script = upstream(status)  # a retry would get "404 No Scripted Answer"
     response = await caller.http_fetch(script.url, dont_retry={status, 418})
     assert response.code == status
     assert len(script.requests) == 1
@@ -131,14 +117,14 @@ async def test_dont_retry_stops_after_that_status(upstream, caller, sleeps, stat
 
 
 async def test_dont_retry_only_affects_listed_codes(upstream, caller, sleeps):
-    script = upstream((503, {}), (502, {}), (200, {}))
+    script = upstream(503, 502)  # a retry after the 502 would get "404 No Scripted Answer"
     response = await caller.http_fetch(script.url, dont_retry=[502])
     assert [r.code for r in response.history] == [503, 502]
     assert sleeps == [3]
 
 
 async def test_max_http_attempts_argument(upstream, caller, sleeps):
-    script = upstream((500, {}))
+    script = upstream(*[500] * 5)
     response = await caller.http_fetch(script.url, max_http_attempts=5)
     assert len(script.requests) == 5
     assert response.attempts == 5
@@ -146,7 +132,7 @@ async def test_max_http_attempts_argument(upstream, caller, sleeps):
 
 
 async def test_single_attempt_never_waits(upstream, caller, sleeps):
-    script = upstream((500, {}))
+    script = upstream(500)
     response = await caller.http_fetch(script.url, max_http_attempts=1)
     assert len(script.requests) == 1
     assert response.code == 500
@@ -155,14 +141,14 @@ async def test_single_attempt_never_waits(upstream, caller, sleeps):
 
 @pytest.mark.parametrize("attempts", [0, -1])
 async def test_max_http_attempts_below_one_raises_before_sending(upstream, caller, attempts):
-    script = upstream((200, {}))
+    script = upstream()
     with pytest.raises(ValueError):
         await caller.http_fetch(script.url, max_http_attempts=attempts)
     assert script.requests == []
 
 
 async def test_x_retry_attempt_header_on_the_wire(upstream, caller, sleeps, client_kind):
-    script = upstream((503, {}))
+    script = upstream(503, 503, 503, 503)
     await caller.http_fetch(script.url, max_http_attempts=4)
     sent = [r.headers.get_list("X-Retry-Attempt") for r in script.requests]
     assert sent == [[], ["2"], ["3"], ["4"]]
@@ -178,7 +164,7 @@ async def test_modify_for_retry_hook_gets_the_call_state(upstream, sleeps):
             )
             return super()._http_req_modify_for_retry(response, attempt, url, headers, body)
 
-    script = upstream((503, {}), (502, {}), (200, {}))
+    script = upstream(503, 502, 200, method="POST")
     response = await Recording().http_fetch(
         script.url, method="POST", body=[1], content_type="application/json"
     )
@@ -189,14 +175,14 @@ async def test_modify_for_retry_hook_gets_the_call_state(upstream, sleeps):
     ]
 
 
-async def test_modify_for_retry_return_value_is_used(upstream, caller, sleeps):
+async def test_modify_for_retry_return_value_is_used(scripted_upstream, caller, sleeps):
     """The URL, headers and body the hook returns are what the next attempt sends."""
-    target = upstream((200, {}))
+    moved = scripted_upstream.route("POST", "/moved", 200)
 
     class Redirecting(Caller):
         def _http_req_modify_for_retry(self, response, attempt, url, headers, body):
             headers = dict(headers, **{"X-Moved": str(attempt)})
-            return target.url + "moved", headers, b"new body"
+            return f"{scripted_upstream.url}/moved", headers, b"new body"
 
     response = await Redirecting().http_fetch(
         closed_port_url(), method="POST", body=b"old body"
@@ -204,10 +190,10 @@ async def test_modify_for_retry_return_value_is_used(upstream, caller, sleeps):
     assert response.ok
     assert len(response.exceptions) == 1 and len(response.history) == 1
     assert response.attempts == 2
-    (seen,) = target.requests
-    assert seen.uri == "/moved"
+    (seen,) = moved.requests
+    assert seen.path == "/moved"
     assert seen.headers["X-Moved"] == "1"
-    assert seen.body == b"new body"
+    assert seen.raw_body == b"new body"
     assert sleeps == [3]
 
 
@@ -249,7 +235,7 @@ async def test_request_timeout_is_recorded_and_retried(caller, sleeps, silent_ur
 async def test_injected_fetch_errors_are_retried(upstream, caller, sleeps, monkeypatch, error):
     """Errors a loopback server cannot produce on demand, injected into fetch,
     then a real response."""
-    script = upstream((200, {}))
+    script = upstream(200)
     real_fetch = httpclient.AsyncHTTPClient.fetch
     raised = []
 
@@ -274,20 +260,20 @@ async def test_injected_fetch_errors_are_retried(upstream, caller, sleeps, monke
 
 
 async def test_retry_timeout_argument_sets_the_first_wait(upstream, caller, sleeps):
-    script = upstream((503, {}))
+    script = upstream(503, 503, 503, 503)
     await caller.http_fetch(script.url, retry_timeout=0.5, max_http_attempts=4)
     assert sleeps == [0.5, 1.0, 2.0]
 
 
 async def test_retry_after_seconds(upstream, caller, sleeps, client_kind):
-    script = upstream((503, {"Retry-After": "7"}))
+    script = upstream(*[retry_after("7")] * 3)
     response = await caller.http_fetch(script.url)
     assert response.attempts == 3
     assert sleeps == [7, 7]
 
 
 async def test_retry_after_on_429(upstream, caller, sleeps):
-    script = upstream((429, {"Retry-After": "2"}), (200, {}))
+    script = upstream(retry_after("2", status=429), 200)
     response = await caller.http_fetch(script.url)
     assert response.ok
     assert sleeps == [2]
@@ -295,7 +281,7 @@ async def test_retry_after_on_429(upstream, caller, sleeps):
 
 async def test_retry_after_http_date(upstream, caller, sleeps):
     when = email.utils.formatdate(time.time() + 10, usegmt=True)
-    script = upstream((503, {"Retry-After": when}), (200, {}))
+    script = upstream(retry_after(when), 200)
     response = await caller.http_fetch(script.url)
     assert response.ok
     (wait,) = sleeps
@@ -303,17 +289,17 @@ async def test_retry_after_http_date(upstream, caller, sleeps):
 
 
 async def test_retry_after_past_http_date_is_zero(upstream, caller, sleeps):
-    script = upstream((503, {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}), (200, {}))
+    script = upstream(retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), 200)
     await caller.http_fetch(script.url)
     assert sleeps == [0]
 
 
 async def test_retry_after_is_clamped_to_request_timeout(upstream, caller, sleeps):
-    script = upstream((503, {"Retry-After": "3600"}))
+    script = upstream(*[retry_after("3600")] * 3)
     await caller.http_fetch(script.url, request_timeout=4)
     assert sleeps == [4, 4]
     # and to the default request timeout (20) when none is given
-    script = upstream((503, {"Retry-After": "3600"}))
+    script = upstream(*[retry_after("3600")] * 3)
     sleeps.clear()
     await caller.http_fetch(script.url)
     assert sleeps == [20, 20]
@@ -321,20 +307,20 @@ async def test_retry_after_is_clamped_to_request_timeout(upstream, caller, sleep
 
 async def test_far_future_http_date_is_clamped(upstream, caller, sleeps):
     when = email.utils.formatdate(time.time() + 86400, usegmt=True)
-    script = upstream((503, {"Retry-After": when}), (200, {}))
+    script = upstream(retry_after(when), 200)
     await caller.http_fetch(script.url, request_timeout=2.5)
     assert sleeps == [2.5]
 
 
 async def test_negative_retry_after_is_clamped_to_zero(upstream, caller, sleeps):
-    script = upstream((503, {"Retry-After": "-5"}), (200, {}))
+    script = upstream(retry_after("-5"), 200)
     await caller.http_fetch(script.url)
     assert sleeps == [0]
 
 
 @pytest.mark.parametrize("garbage", ["soon", "", "1e", "Someday, 99 Foo 2015", "NaN"])
 async def test_unparseable_retry_after_falls_back_to_backoff(upstream, caller, sleeps, garbage):
-    script = upstream((503, {"Retry-After": garbage}))
+    script = upstream(*[retry_after(garbage)] * 3)
     response = await caller.http_fetch(script.url)
     assert response.attempts == 3
     assert sleeps == [3, 6]
@@ -343,7 +329,7 @@ async def test_unparseable_retry_after_falls_back_to_backoff(upstream, caller, s
 async def test_retry_after_then_backoff_per_response(upstream, caller, sleeps):
     """Each wait follows the response just received: Retry-After when it has
     one, the backoff for that retry number otherwise."""
-    script = upstream((503, {}), (503, {"Retry-After": "1"}), (503, {}), (200, {}))
+    script = upstream(503, retry_after("1"), 503, 200)
     response = await caller.http_fetch(script.url, max_http_attempts=4)
     assert response.ok
     assert sleeps == [3, 1, 12]
