@@ -39,6 +39,15 @@ CLIENT_CLASSES = {
 KEEPALIVE = 600.0
 
 
+#: Under callgrind a process runs some 50 times slower, and with 100 calls in
+#: flight a call waits for the 99 others: every timeout is set to this many
+#: seconds there (``python -m benchmarks.worker --long-timeouts``), a value
+#: that changes no code path, where the defaults (20 s for tornado and this
+#: project, 5 s for httpx) would expire.
+LONG_TIMEOUT = 600.0
+long_timeouts = False
+
+
 class InstantClient(httpclient.AsyncHTTPClient):
     """An AsyncHTTPClient that answers every request at once, in process, with
     one canned body: tornado's ``fetch`` machinery without any I/O."""
@@ -100,19 +109,23 @@ class Transport:
 async def set_up_transport(kind: str) -> Transport:
     """Configure *kind* for this process (inside its event loop)."""
     transport = Transport(kind)
+    options: Dict[str, Any] = {"max_clients": CONCURRENCY}
+    if long_timeouts:
+        options["defaults"] = {"connect_timeout": LONG_TIMEOUT, "request_timeout": LONG_TIMEOUT}
     if kind in CLIENT_CLASSES:
-        httpclient.AsyncHTTPClient.configure(CLIENT_CLASSES[kind], max_clients=CONCURRENCY)
+        httpclient.AsyncHTTPClient.configure(CLIENT_CLASSES[kind], **options)
     elif kind == "aiohttp-tornado":
         from benchmarks.aiohttp_tornado import AiohttpAsyncHTTPClient
 
-        httpclient.AsyncHTTPClient.configure(AiohttpAsyncHTTPClient, max_clients=CONCURRENCY)
+        httpclient.AsyncHTTPClient.configure(AiohttpAsyncHTTPClient, **options)
     elif kind == "instant":
         httpclient.AsyncHTTPClient.configure(InstantClient)
     elif kind == "aiohttp":
         import aiohttp
 
         transport.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=CONCURRENCY, keepalive_timeout=KEEPALIVE)
+            connector=aiohttp.TCPConnector(limit=CONCURRENCY, keepalive_timeout=KEEPALIVE),
+            **({"timeout": aiohttp.ClientTimeout(total=LONG_TIMEOUT)} if long_timeouts else {}),
         )
     elif kind == "httpx":
         import httpx
@@ -122,7 +135,9 @@ async def set_up_transport(kind: str) -> Transport:
             max_keepalive_connections=CONCURRENCY,
             keepalive_expiry=KEEPALIVE,
         )
-        transport.session = httpx.AsyncClient(limits=limits)
+        transport.session = httpx.AsyncClient(
+            limits=limits, **({"timeout": LONG_TIMEOUT} if long_timeouts else {})
+        )
     elif kind != "none":
         raise ValueError(f"unknown transport {kind!r}")
     return transport
@@ -151,6 +166,8 @@ def _mixin_caller(original: bool) -> Any:
     class Caller(Mixin):  # type: ignore[misc, valid-type]
         """The smallest object using the mixin, as a consumer or script has."""
 
+    if long_timeouts:  # both mixins document these class attributes
+        Caller.DEFAULT_CONNECT_TIMEOUT = Caller.DEFAULT_REQUEST_TIMEOUT = LONG_TIMEOUT
     return Caller()
 
 

@@ -141,7 +141,9 @@ def groups(variants: List[Variant]) -> List[Group]:
     return list(found.values())
 
 
-def _worker_command(group: Group, environment: Environment, base: str) -> List[str]:
+def _worker_command(
+    group: Group, environment: Environment, base: str, options: List[str]
+) -> List[str]:
     assert environment.python is not None
     # The in-process group configures the instant client for its mixin variants.
     transport = "instant" if group.transport == "in-process" else group.transport
@@ -156,6 +158,7 @@ def _worker_command(group: Group, environment: Environment, base: str) -> List[s
         "--base",
         base,
         *environment.worker_options,
+        *options,
     ]
 
 
@@ -166,11 +169,17 @@ def start_workers(
     log_dir: str,
     wrapper: Optional[Callable[[Group], List[str]]] = None,
 ) -> Dict[str, WorkerProcess]:
-    """Start one process per group (all at once: their start-ups overlap)."""
+    """Start one process per group (all at once: their start-ups overlap).
+
+    With a *wrapper* (callgrind's command line) the processes get long
+    timeouts (:data:`benchmarks.calls.LONG_TIMEOUT`)."""
     os.makedirs(log_dir, exist_ok=True)
     started = {}
     for group in all_groups:
-        command = _worker_command(group, environments[group.environment], base)
+        command = _worker_command(
+            group, environments[group.environment], base,
+            [] if wrapper is None else ["--long-timeouts"],
+        )
         if wrapper is not None:
             command = wrapper(group) + command
         stderr_path = os.path.join(log_dir, group.name.replace("/", "-") + ".stderr")
@@ -301,29 +310,27 @@ def count_instructions(
 
             worker = start_workers([group], environments, base, out_dir, wrapper)[group.name]
             dumps = 0
+            failed = ""
             try:
                 for plan, name in work:
                     cell = plan.cell
                     measurement = by_key[cell.key].measurements[name]
+                    if failed:
+                        measurement.instructions_skipped = failed
+                        continue
                     reason = _over_budget(plan, name, by_key, budget)
                     if reason:
                         measurement.instructions_skipped = reason
                         continue
-                    worker.request(
-                        op="prepare", variant=name, cell=_cell_command(cell),
-                        slow=cell.concurrency == 1,
-                    )
-                    worker.request(
-                        op="run", variant=name, cell=cell.key, calls=plan.callgrind_warmup,
-                        concurrency=cell.concurrency,
-                    )
-                    worker.request(op="collect")
-                    worker.request(op="zero")
-                    worker.request(
-                        op="run", variant=name, cell=cell.key, calls=plan.callgrind_calls,
-                        concurrency=cell.concurrency, collect=False,
-                    )
-                    worker.request(op="dump")
+                    try:
+                        _count_one(worker, plan, name)
+                    except WorkerError as error:
+                        # Reported, and the rest of this process's counts left out:
+                        # one failure does not lose the run's other figures.
+                        log(f"callgrind: {name} in {cell.key} failed: {error}")
+                        failed = f"callgrind failed: {str(error).splitlines()[-1]}"
+                        measurement.instructions_skipped = failed
+                        continue
                     dumps += 1
                     path = os.path.join(out_dir, f"callgrind.out.{worker.pid}.{dumps}")
                     trigger, total = _read_summary(path)
@@ -342,6 +349,24 @@ def count_instructions(
                     os.rename(path, os.path.join(out_dir, label))
             finally:
                 worker.close()
+
+
+def _count_one(worker: WorkerProcess, plan: CellPlan, name: str) -> None:
+    """Prepare, warm up, zero the counters, make the counted calls, dump."""
+    cell = plan.cell
+    # Sequential calls go to the upstream's /slow/ addresses (the module's docstring).
+    worker.request(op="prepare", variant=name, cell=_cell_command(cell), slow=cell.concurrency == 1)
+    worker.request(
+        op="run", variant=name, cell=cell.key, calls=plan.callgrind_warmup,
+        concurrency=cell.concurrency,
+    )
+    worker.request(op="collect")
+    worker.request(op="zero")
+    worker.request(
+        op="run", variant=name, cell=cell.key, calls=plan.callgrind_calls,
+        concurrency=cell.concurrency, collect=False,
+    )
+    worker.request(op="dump")
 
 
 def _over_budget(

@@ -343,6 +343,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             finally:
                 for worker in workers.values():
                     worker.close()
+            if args.json:  # the CPU figures are kept if the callgrind part fails
+                with open(args.json, "w", encoding="utf-8") as stream:
+                    json.dump(result.to_json(), stream, indent=1)
         if not args.no_memory and not args.no_http:
             from benchmarks.memory import run_memory
 

@@ -161,7 +161,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--variants", required=True, help="comma-separated variant names")
     parser.add_argument("--base", help="the upstream's URL")
     parser.add_argument("--without-msgpack", action="store_true")
+    parser.add_argument(
+        "--long-timeouts", action="store_true", help="every timeout 600 s (under callgrind)"
+    )
     args = parser.parse_args(argv)
+    if args.long_timeouts:
+        from benchmarks import calls
+
+        calls.long_timeouts = True
     if args.without_msgpack:
         # An entry of None in sys.modules makes the import raise ImportError.
         sys.modules["msgpack"] = None  # type: ignore[assignment]
