@@ -349,11 +349,14 @@ def header(result: RunResult) -> List[str]:
     machine = result.machine
     versions = ", ".join(f"{name} {version}" for name, version in machine["versions"].items())
     load = machine.get("load", {})
-    return [
+    lines = [
         f"sprockets_http benchmark, {result.started}, {result.seconds / 60:.1f} minutes",
         f"{machine['cpus']} CPUs; load average {load.get('before', '?')} before, "
         f"{load.get('after', '?')} after; {versions}",
     ]
+    if machine.get("instructions_from"):
+        lines.append(f"instruction counts from the run of {machine['instructions_from']}")
+    return lines
 
 
 def render(result: RunResult) -> str:
