@@ -126,12 +126,11 @@ class _Plan:
             self.fetch_args.get("proxy_password"),
         )
 
-    def cut_timeouts(self, deadline: Optional[float], now: float) -> None:
+    def cut_timeouts(self, deadline: float, now: float) -> None:
         """Give the next attempt no more than the time left before *deadline*."""
-        if deadline is not None:
-            left = max(deadline - now, 0.001)
-            self.fetch_args["connect_timeout"] = min(self.connect_timeout, left)
-            self.fetch_args["request_timeout"] = min(self.request_timeout, left)
+        left = max(deadline - now, 0.001)
+        self.fetch_args["connect_timeout"] = min(self.connect_timeout, left)
+        self.fetch_args["request_timeout"] = min(self.request_timeout, left)
 
     def retarget(self, url: str, headers: MutableMapping[str, str], payload: Any) -> str:
         """Take what the retry hook returned for the next attempt; it is the

@@ -38,8 +38,8 @@ from sprockets_http.testing import advance_clock
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 SHORT = 0.3  # seconds: the request/connect timeout of the timeout scenarios
-# The servers' own pauses must be real: the ``sleeps`` fixture makes
-# asyncio.sleep instant for everyone while a test runs.
+# The servers' own pauses, spelled so that a test patching asyncio.sleep
+# (some do, to make a wait overrun) leaves them real.
 real_sleep = asyncio.sleep
 
 
