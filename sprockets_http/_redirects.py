@@ -3,6 +3,7 @@ covers every hop, and a bad ``Location`` never raises."""
 
 from __future__ import annotations
 
+import re
 import time
 import urllib.parse
 from typing import Any, Dict, Optional, Tuple
@@ -19,6 +20,38 @@ _ORIGIN_CREDENTIAL_HEADERS = ("Authorization", "Cookie")
 _BODY_HEADERS = ("Content-Length", "Content-Type", "Content-Encoding", "Transfer-Encoding")
 _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+# What a URL holds unencoded: printable ASCII, no space.
+_TEXT_OF_A_URL = re.compile(r"[\x21-\x7e]*")
+_BYTE_OUTSIDE_A_URL = re.compile(r"[^\x21-\x7e]")
+
+
+def _percent_encoded(url: str) -> Optional[str]:
+    """*url* (from a ``Location`` header) with every character outside
+    printable ASCII in its path, query and fragment percent-encoded, or
+    ``None`` when its scheme or authority has one.
+
+    Tornado decodes header bytes as Latin-1, so each such character stands
+    for one byte the server sent, and that byte is what is encoded: a UTF-8
+    ``café`` comes out as ``caf%C3%A9``, as the server meant it.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if _BYTE_OUTSIDE_A_URL.search(parts.scheme + parts.netloc):
+        return None  # a host must be ASCII (IDNA) already: not followed
+
+    def encode(match: re.Match[str]) -> str:
+        character = match.group()
+        data = character.encode("latin-1" if character <= "\xff" else "utf-8")
+        return "".join(f"%{byte:02X}" for byte in data)
+
+    return urllib.parse.urlunsplit(
+        parts._replace(
+            path=_BYTE_OUTSIDE_A_URL.sub(encode, parts.path),
+            query=_BYTE_OUTSIDE_A_URL.sub(encode, parts.query),
+            fragment=_BYTE_OUTSIDE_A_URL.sub(encode, parts.fragment),
+        )
+    )
 
 
 def _pop_header(headers: Dict[str, str], name: str) -> None:
@@ -61,10 +94,16 @@ async def fetch_following_redirects(
       :class:`tornado.httpclient.HTTPClientError` (599, a timeout) is raised
       when none is.
     - A redirect that cannot be followed (a ``Location`` that is not an http
-      or https URL, or does not parse) and a chain longer than
-      *max_redirects* return the last 3xx response (libcurl would raise
-      "too many redirects"; the simple client raises ``ValueError`` for a
-      scheme it does not support).
+      or https URL, does not parse, or names a host that is not ASCII) and a
+      chain longer than *max_redirects* return the last 3xx response (libcurl
+      would raise "too many redirects"; the simple client raises
+      ``ValueError`` for a scheme it does not support).
+    - A ``Location`` with bytes a URL cannot hold unencoded (a space, a
+      control character, a byte above 0x7E in the path, query or fragment)
+      is followed with each such byte percent-encoded, as libcurl and
+      browsers do. (Sent as they are, they made pycurl raise a
+      ``UnicodeEncodeError`` that quoted the whole URL, userinfo and query
+      included.)
 
     Otherwise this does what tornado's simple client does: 301, 302, 303,
     307 and 308 with a ``Location`` are followed, the ``Host`` header is
@@ -90,6 +129,11 @@ async def fetch_following_redirects(
             return response
         if next_origin[0] not in _DEFAULT_PORTS:  # ftp:, data:, ...
             return response
+        if not _TEXT_OF_A_URL.fullmatch(next_url):
+            encoded = _percent_encoded(next_url)
+            if encoded is None:
+                return response
+            next_url = encoded
         redirects_left -= 1
         url = next_url
         if next_origin != origin:
