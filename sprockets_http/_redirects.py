@@ -14,7 +14,7 @@ from sprockets_http._headers import find_header, header_value
 from sprockets_http._log import LOGGER, redact_url
 
 #: Request headers that are credentials for the origin they were meant for.
-_ORIGIN_CREDENTIAL_HEADERS = ("Authorization", "Cookie")
+_ORIGIN_CREDENTIAL_HEADERS = ("Authorization", "Proxy-Authorization", "Cookie")
 #: Headers that describe a request body, dropped when a redirect turns the
 #: request into a GET without one.
 _BODY_HEADERS = ("Content-Length", "Content-Type", "Content-Encoding", "Transfer-Encoding")
@@ -85,9 +85,9 @@ async def fetch_following_redirects(
     behave alike:
 
     - Credentials stay with their origin. On a redirect to another origin
-      (scheme, host or port differ from the first URL's) the ``Authorization``
-      and ``Cookie`` headers, ``auth_username`` / ``auth_password`` and any
-      userinfo in the new URL are dropped, for the rest of the chain. (The
+      (scheme, host or port differ from the first URL's) the ``Authorization``,
+      ``Proxy-Authorization`` and ``Cookie`` headers, ``auth_username`` /
+      ``auth_password`` and any userinfo in the new URL are dropped, for the rest of the chain. (The
       simple client of older Tornado releases that this package supports,
       6.4.2 for one, sends them on to whatever origin a redirect names.)
     - The call's deadline covers every hop: each gets the time left, and a
