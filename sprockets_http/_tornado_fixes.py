@@ -38,17 +38,19 @@ releases: the fetch fails at once with ``HTTPInputError("invalid gzip data:
 ...")`` and nothing is logged. Tornado's servers, which share the class for
 ``decompress_request``, are left as they are.
 
-3. A response whose status line or header block does not parse (Tornado
-   below 6.6).
+3. A response that does not parse (Tornado below 6.6).
 
-``HTTP1Connection`` closes the connection but never tells the fetch, which
-waits for its ``request_timeout`` (20 s by default) and then reports a
-timeout: a server that answers garbage costs each attempt its whole timeout.
-Tornado 6.6 tells the fetch that the connection closed.
-:func:`fail_fetch_on_malformed_head` does the same on older releases: when
-the fetch's coroutine ends with the fetch still pending, the fetch fails at
-once with ``HTTPStreamClosedError("Connection closed")``, as with Tornado
-6.6.
+When the status line or the header block does not parse, ``HTTP1Connection``
+closes the connection but never tells the fetch, which waits for its
+``request_timeout`` (20 s by default) and then reports a timeout: a server
+that answers garbage costs each attempt its whole timeout. When a chunk of a
+chunked body is not followed by CRLF, an ``assert`` fails: the fetch fails
+("Connection closed"), but the ``AssertionError`` then leaves the fetch's
+task, which logs "Exception in callback ..." (ERROR, with the traceback).
+Tornado 6.6 tells the fetch in the first case and raises ``HTTPInputError``
+in the second. :func:`fail_fetch_on_malformed_response` makes older releases
+behave alike: the fetch fails at once with ``HTTPStreamClosedError("Connection
+closed")``, and nothing is logged.
 
 All three are applied when ``sprockets_http`` is imported.
 """
@@ -136,12 +138,12 @@ def fail_fetch_on_bad_gzip() -> bool:
     return True
 
 
-def fail_fetch_on_malformed_head() -> bool:
+def fail_fetch_on_malformed_response() -> bool:
     """Patch ``simple_httpclient._HTTPConnection.run`` (once).
 
     Returns whether it is patched: ``False`` when this Tornado has no such
-    coroutine method, and the patch is left out. On a Tornado that tells the
-    fetch itself (6.6 and later) the patch never acts.
+    coroutine method, and the patch is left out. On a Tornado that handles
+    both cases itself (6.6 and later) the patch never acts.
     """
     connection_class: Any = getattr(simple_httpclient, "_HTTPConnection", None)
     original: Any = getattr(connection_class, "run", None)
@@ -153,7 +155,15 @@ def fail_fetch_on_malformed_head() -> bool:
         return True
 
     async def run(self: Any) -> None:
-        await original(self)
+        try:
+            await original(self)
+        except AssertionError as error:
+            # Tornado's check that a chunk ends with CRLF, once the fetch has
+            # failed for it: nothing is left to report. Any other assertion
+            # is raised as before.
+            if self.final_callback is not None or _raised_in(error) != "_read_chunked_body":
+                raise
+            return
         # The request was written and the response read: a fetch that has
         # not ended here never will (its response was dropped unparsed).
         if self.final_callback is not None and getattr(self, "stream", None) is not None:
@@ -163,3 +173,13 @@ def fail_fetch_on_malformed_head() -> bool:
     setattr(run, _MARK, True)  # noqa: B010 - a function attribute
     setattr(connection_class, "run", run)  # noqa: B010
     return True
+
+
+def _raised_in(error: BaseException) -> str:
+    """The name of the function whose frame raised *error*."""
+    trace = error.__traceback__
+    if trace is None:
+        return ""
+    while trace.tb_next is not None:
+        trace = trace.tb_next
+    return trace.tb_frame.f_code.co_name

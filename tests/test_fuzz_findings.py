@@ -17,7 +17,8 @@ examples become.
   with tracebacks, for each such response.
 * With Tornado below 6.6, a response whose status line or header block does
   not parse left the simple client's fetch waiting for its whole
-  ``request_timeout`` (then reported as a timeout).
+  ``request_timeout`` (then reported as a timeout), and a chunk not followed
+  by CRLF logged "Exception in callback" (an ``AssertionError``) at ERROR.
 
 The Tornado defects are only there on Tornado below 6.6 (``tox -e oldest``
 and ``tox -e py39`` run them); on 6.6 those tests pass with or without the
@@ -292,9 +293,29 @@ async def test_a_response_head_that_does_not_parse_fails_the_attempt_at_once(
         assert not [e for e in response.exceptions if "Timeout" in type(e).__name__]
 
 
-def test_the_malformed_head_fix_is_applied_once():
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        pytest.param(b"4\r\nnullXX0\r\n\r\n", id="no-crlf"),
+        pytest.param(b"4\r\nnull", id="cut-after-the-chunk"),
+        pytest.param(b"4\r\nnull\r\n3\r\nabcde", id="second-chunk-too-long"),
+    ],
+)
+async def test_a_chunk_without_its_crlf_fails_the_attempt_quietly(
+    caller, sleeps, client_kind, caplog, chunks
+):
+    caplog.set_level(logging.DEBUG)
+    data = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks
+    async with RawServer(_replying(data)) as raw:
+        response = await caller.http_fetch(raw.url + "/", max_http_attempts=2, request_timeout=5)
+    assert response.attempts == 2 and response.code == 599
+    errors = [(r.name, r.getMessage()) for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == []
+
+
+def test_the_malformed_response_fix_is_applied_once():
     from tornado import simple_httpclient
 
     patched = simple_httpclient._HTTPConnection.run
-    assert _tornado_fixes.fail_fetch_on_malformed_head() is True  # applied on import
+    assert _tornado_fixes.fail_fetch_on_malformed_response() is True  # applied on import
     assert simple_httpclient._HTTPConnection.run is patched  # not wrapped twice
