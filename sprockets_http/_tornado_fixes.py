@@ -44,11 +44,12 @@ When the status line or the header block does not parse, ``HTTP1Connection``
 closes the connection but never tells the fetch, which waits for its
 ``request_timeout`` (20 s by default) and then reports a timeout: a server
 that answers garbage costs each attempt its whole timeout. When a chunk of a
-chunked body is not followed by CRLF, an ``assert`` fails: the fetch fails
-("Connection closed"), but the ``AssertionError`` then leaves the fetch's
-task, which logs "Exception in callback ..." (ERROR, with the traceback).
-Tornado 6.6 tells the fetch in the first case and raises ``HTTPInputError``
-in the second. :func:`fail_fetch_on_malformed_response` makes older releases
+chunked body is not followed by CRLF, an ``assert`` fails (and in 6.2, a
+chunk size that is not hexadecimal raises ``ValueError``): the fetch fails
+("Connection closed"), but the exception then leaves the fetch's task,
+which logs "Exception in callback ..." (ERROR, with the traceback). Tornado
+6.6 tells the fetch in the first case and raises ``HTTPInputError`` in the
+second. :func:`fail_fetch_on_malformed_response` makes older releases
 behave alike: the fetch fails at once with ``HTTPStreamClosedError("Connection
 closed")``, and nothing is logged.
 
@@ -157,11 +158,11 @@ def fail_fetch_on_malformed_response() -> bool:
     async def run(self: Any) -> None:
         try:
             await original(self)
-        except AssertionError as error:
-            # Tornado's check that a chunk ends with CRLF, once the fetch has
-            # failed for it: nothing is left to report. Any other assertion
-            # is raised as before.
-            if self.final_callback is not None or _raised_in(error) != "_read_chunked_body":
+        except Exception as error:
+            # Raised while reading the response (a chunk without its CRLF),
+            # once the fetch has failed for it: nothing is left to report.
+            # Anything else is raised as before.
+            if self.final_callback is not None or not _raised_reading(error):
                 raise
             return
         # The request was written and the response read: a fetch that has
@@ -175,11 +176,13 @@ def fail_fetch_on_malformed_response() -> bool:
     return True
 
 
-def _raised_in(error: BaseException) -> str:
-    """The name of the function whose frame raised *error*."""
+def _raised_reading(error: BaseException) -> bool:
+    """Whether *error* was raised by one of ``HTTP1Connection``'s methods
+    that read a message (``_read_chunked_body``, ...)."""
     trace = error.__traceback__
     if trace is None:
-        return ""
+        return False
     while trace.tb_next is not None:
         trace = trace.tb_next
-    return trace.tb_frame.f_code.co_name
+    code = trace.tb_frame.f_code
+    return code.co_name.startswith("_read") and code.co_filename == http1connection.__file__

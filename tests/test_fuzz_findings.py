@@ -18,7 +18,8 @@ examples become.
 * With Tornado below 6.6, a response whose status line or header block does
   not parse left the simple client's fetch waiting for its whole
   ``request_timeout`` (then reported as a timeout), and a chunk not followed
-  by CRLF logged "Exception in callback" (an ``AssertionError``) at ERROR.
+  by CRLF logged "Exception in callback" (an ``AssertionError``; in 6.2 a
+  chunk size that is not hexadecimal, a ``ValueError``) at ERROR.
 
 The Tornado defects are only there on Tornado below 6.6 (``tox -e oldest``
 and ``tox -e py39`` run them); on 6.6 those tests pass with or without the
@@ -299,6 +300,7 @@ async def test_a_response_head_that_does_not_parse_fails_the_attempt_at_once(
         pytest.param(b"4\r\nnullXX0\r\n\r\n", id="no-crlf"),
         pytest.param(b"4\r\nnull", id="cut-after-the-chunk"),
         pytest.param(b"4\r\nnull\r\n3\r\nabcde", id="second-chunk-too-long"),
+        pytest.param(b"zz\r\nnull\r\n0\r\n\r\n", id="size-not-hexadecimal"),
     ],
 )
 async def test_a_chunk_without_its_crlf_fails_the_attempt_quietly(

@@ -631,6 +631,8 @@ FOUND: List[List[Reply]] = [
     [reply(status_line=b"NOT HTTP")],
     # Tornado < 6.6: "Exception in callback" (an AssertionError) at ERROR.
     [reply(body=b"null", framing="chunk-no-crlf")],
+    # Tornado 6.2: the same for a chunk size that is not hexadecimal.
+    [reply(body=b"null", framing="bad-chunk-size")],
     # Redacting this line of libcurl's debug output took seconds.
     [reply(status_line=Huge(b"HTTP/1.1 502 " + b"x" * 70_000))],
     # Tornado 6.0 to 6.6.1: "Uncaught exception", then _QuietException or a
