@@ -87,9 +87,10 @@ async def fetch_following_redirects(
     - Credentials stay with their origin. On a redirect to another origin
       (scheme, host or port differ from the first URL's) the ``Authorization``,
       ``Proxy-Authorization`` and ``Cookie`` headers, ``auth_username`` /
-      ``auth_password`` and any userinfo in the new URL are dropped, for the rest of the chain. (The
-      simple client of older Tornado releases that this package supports,
-      6.4.2 for one, sends them on to whatever origin a redirect names.)
+      ``auth_password`` and any userinfo in the new URL are dropped, for the
+      rest of the chain. (The simple client of older Tornado releases that
+      this package supports, 6.4.2 for one, sends them on to whatever origin
+      a redirect names.)
     - The call's deadline covers every hop: each gets the time left, and a
       :class:`tornado.httpclient.HTTPClientError` (599, a timeout) is raised
       when none is.
