@@ -123,12 +123,17 @@ def fail_fetch_on_bad_gzip() -> bool:
             await original(self, chunk)
         except zlib.error as error:
             delegate = getattr(self, "_delegate", None)
-            if not isinstance(delegate, connection_class) or delegate.final_callback is None:
-                raise  # a server's request, or a fetch already over: as before
-            # Fail the fetch as Tornado 6.6 does: its future gets the error
-            # and the connection is closed. Chunks already in the stream's
-            # buffer may still arrive: they are dropped.
+            if not isinstance(delegate, connection_class):
+                raise  # a request to one of Tornado's servers: as before
+            # From here on the data is dropped (chunks already in the
+            # stream's buffer may still arrive).
             setattr(self, _FAILED, True)
+            if delegate.final_callback is None:
+                # The fetch is over: Tornado 6.2 reads on past the response
+                # that followed a 1xx. Nothing is left to report.
+                return
+            # Fail the fetch as Tornado 6.6 does: its future gets the error
+            # and the connection is closed.
             failure = httputil.HTTPInputError(f"invalid gzip data: {error}")
             failure.__cause__ = error
             delegate._handle_exception(type(failure), failure, error.__traceback__)

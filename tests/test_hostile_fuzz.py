@@ -631,6 +631,8 @@ FOUND: List[List[Reply]] = [
     [reply(status_line=b"NOT HTTP")],
     # Tornado < 6.6: "Exception in callback" (an AssertionError) at ERROR.
     [reply(body=b"null", framing="chunk-no-crlf")],
+    # Tornado 6.2: "Uncaught exception" for a bad gzip body after a 1xx.
+    [reply(interim=b"HTTP/1.1 100 Continue", status_line=b"HTTP/1.1 204 OK", encoding="not-gzip")],
     # Tornado 6.2: the same for a chunk size that is not hexadecimal.
     [reply(body=b"null", framing="bad-chunk-size")],
     # Redacting this line of libcurl's debug output took seconds.
