@@ -860,7 +860,7 @@ async def fuzz_once(
                 pytest.fail(f"http_fetch did not return within {bound:.0f} s:\n{stacks}")
             response = fetch.result()
             # The server's accept may trail the client's failure by a turn
-            # of the loop.
+            # of the loop: a connection counted late must still be counted.
             for _ in range(100):
                 if raw.requests >= response.attempts:
                     break
@@ -909,9 +909,10 @@ async def fuzz_once(
     per_attempt = call.hops() * (1 if call.sent_once() else 2)
     assert requests <= attempts * per_attempt, (requests, attempts)
     if not curl:
-        # tornado's simple client opens one connection per request.
-        assert attempts <= connections <= attempts * call.hops(), (connections, attempts)
-        assert requests <= connections
+        # tornado's simple client opens one connection per request, or none
+        # when its timeout ran out first (a busy machine can take longer
+        # than that to resolve "127.0.0.1" in its thread pool).
+        assert requests <= connections <= attempts * call.hops(), (connections, attempts)
     assert client_is_idle(httpclient.AsyncHTTPClient())
 
     # --- no credential anywhere the test can see
