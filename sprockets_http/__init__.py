@@ -8,7 +8,11 @@ reimplementation of ``sprockets.mixins.http`` 2.6.0.
 """
 
 from sprockets_http._log import LOGGER, SECRET_QUERY_PARAMETERS
-from sprockets_http._tornado_fixes import fail_fetch_on_reset
+from sprockets_http._tornado_fixes import (
+    fail_fetch_on_bad_gzip,
+    fail_fetch_on_malformed_response,
+    fail_fetch_on_reset,
+)
 from sprockets_http._version import __version__
 from sprockets_http.content import (
     AVAILABLE_CONTENT_TYPES,
@@ -24,8 +28,13 @@ from sprockets_http.response import HTTPResponse
 from sprockets_http.retry import IDEMPOTENT_METHODS, RetryBudget, RetryPolicy
 
 # Tornado's simple client logs "Uncaught exception" and does not fail the
-# fetch when a connection is reset after the headers: see _tornado_fixes.
+# fetch when a connection is reset after the headers; below 6.6, also when a
+# gzip body is not gzip, and it waits for the timeout after a response head
+# that does not parse or logs an ERROR for a chunk without its CRLF: see
+# _tornado_fixes.
 fail_fetch_on_reset()
+fail_fetch_on_bad_gzip()
+fail_fetch_on_malformed_response()
 
 __all__ = [
     "AVAILABLE_CONTENT_TYPES",

@@ -483,8 +483,10 @@ _HEADER_LINE = re.compile(
     r"(?P<value>.*)$",
     re.MULTILINE,
 )
-# An absolute URL in free text, up to the next whitespace.
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+# An absolute URL in free text, up to the next whitespace. The scheme is
+# bounded: unbounded, a long run of letters (a 70 KB header line) is scanned
+# from each of its letters, in time quadratic in its length.
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://\S+")
 # "name=value" after "?", "&", ";", "#", a quote, whitespace or the start: the
 # request line's query, a Location, a form-encoded body.
 _PARAMETER_IN_TEXT = re.compile(r"(?<![^?&;#'\"\s])(?P<name>[^=&;#\s?'\"]+)=(?P<value>[^&;#\s]*)")

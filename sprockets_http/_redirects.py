@@ -16,6 +16,10 @@ The rules:
   (RFC 9110, section 10.2.2). A ``Location`` that is not an http or https
   URL, has no host, a port that is not 1 to 65535 in ASCII digits, or does
   not parse, or two different ``Location`` fields, cannot be followed.
+  Characters a URL cannot hold (a space, a control character, a byte above
+  0x7E) are percent-encoded in the path, query and fragment, as libcurl and
+  browsers do; in the host or userinfo they make the ``Location``
+  unfollowable.
 - The origin is the scheme, the host (compared without letter case) and the
   port, the scheme's default port when the URL names none. A hop whose
   origin is not the first request's is cross-origin: ``Authorization``,
@@ -37,6 +41,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import re
 import time
 import urllib.parse
 from typing import (
@@ -136,7 +141,8 @@ def origin_of(url: str) -> Origin:
     and non-ASCII digits, which the curl client refuses.
 
     :raises UnfollowableLocation: *url* does not parse, is not http or
-        https, has no host or a bad port
+        https, has no host, a bad port, or a host or userinfo that is not
+        printable ASCII
     """
     try:
         parts = urllib.parse.urlsplit(url)
@@ -161,11 +167,15 @@ def origin_of(url: str) -> Origin:
         port_text = host_and_port.partition(":")[2]
     if not host:
         raise UnfollowableLocation("it has no host")
-    if not port_text:  # no port, or "host:" (RFC 3986: the default)
-        return Origin(parts.scheme, host, DEFAULT_PORTS[parts.scheme])
-    if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
+    # No port, or "host:" (RFC 3986): the scheme's default.
+    if port_text and (
+        not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536
+    ):
         raise UnfollowableLocation("its port is not a number from 1 to 65535")
-    return Origin(parts.scheme, host, int(port_text))
+    if _OUTSIDE_A_URL.search(parts.netloc):
+        # A host must be ASCII (IDNA-encoded) already; userinfo percent-encoded.
+        raise UnfollowableLocation("its host or userinfo is not ASCII")
+    return Origin(parts.scheme, host, int(port_text) if port_text else DEFAULT_PORTS[parts.scheme])
 
 
 def redirect_url(url: str, location: str) -> str:
@@ -182,7 +192,40 @@ def redirect_url(url: str, location: str) -> str:
     fragment = url.partition("#")[2]
     if fragment and "#" not in location:
         resolved = f"{resolved}#{fragment}"
+    if _OUTSIDE_A_URL.search(resolved):
+        return _percent_encoded(resolved)
     return resolved
+
+
+# What a URL cannot hold unencoded: anything but printable ASCII.
+_OUTSIDE_A_URL = re.compile(r"[^\x21-\x7e]")
+
+
+def _percent_encoded(url: str) -> str:
+    """*url* with each character outside printable ASCII in its path, query
+    and fragment percent-encoded, as libcurl and browsers do.
+
+    Tornado decodes header bytes as Latin-1, so each such character stands
+    for one byte the server sent, and that byte is what is encoded: a UTF-8
+    ``café`` comes out as ``caf%C3%A9``, as the server meant it. (Sent as
+    they are, such bytes made pycurl raise a ``UnicodeEncodeError`` that
+    quoted the whole URL, userinfo and query included.) The authority is
+    left as it is: :func:`origin_of` refuses it.
+    """
+    parts = urllib.parse.urlsplit(url)
+
+    def encode(match: re.Match[str]) -> str:
+        character = match.group()
+        data = character.encode("latin-1" if character <= "\xff" else "utf-8")
+        return "".join(f"%{byte:02X}" for byte in data)
+
+    return urllib.parse.urlunsplit(
+        parts._replace(
+            path=_OUTSIDE_A_URL.sub(encode, parts.path),
+            query=_OUTSIDE_A_URL.sub(encode, parts.query),
+            fragment=_OUTSIDE_A_URL.sub(encode, parts.fragment),
+        )
+    )
 
 
 def redirect_drops_body(method: str, status: int) -> bool:
@@ -361,7 +404,7 @@ async def fetch_following_redirects(
         before a redirect could be followed
     :raises Exception: whatever ``client.fetch`` raises for a hop (an invalid
         host name in a ``Location`` raises :exc:`UnicodeError` in the simple
-        client, a non-ASCII one :exc:`UnicodeEncodeError` in the curl client)
+        client)
     """
     fetch: Callable[..., Awaitable[httpclient.HTTPResponse]] = client.fetch
     fetch_args = dict(fetch_args, follow_redirects=False)
