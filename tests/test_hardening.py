@@ -296,8 +296,15 @@ BAD_ARGUMENTS: List[Any] = [
 ]
 
 
+def _argument_id(name: str, value: Any) -> str:
+    # Printable ASCII without backslashes: mutmut (tox -e mutation) passes
+    # test ids back to pytest, which does not find an id holding an escape.
+    text = repr(value).replace("\\r", "CR").replace("\\n", "LF")
+    return f"{name}={text}".encode("ascii", "namereplace").decode().replace("\\N", "")
+
+
 @pytest.mark.parametrize(
-    "name, value", BAD_ARGUMENTS, ids=[f"{n}={v!r}" for n, v in BAD_ARGUMENTS]
+    "name, value", BAD_ARGUMENTS, ids=[_argument_id(n, v) for n, v in BAD_ARGUMENTS]
 )
 async def test_a_bad_argument_raises_value_error_before_sending(
     caller, client_kind, name, value
