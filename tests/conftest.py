@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import os
 from typing import Any, Callable, Iterator, List, Union
 
@@ -66,6 +67,17 @@ if _UNDER_MUTMUT:
         return _parametrize(self, *args, ids=ids, **kwargs)
 
     pytest.Metafunc.parametrize = _parametrize_with_plain_ids  # type: ignore[method-assign]
+
+
+    def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
+        # mutmut stops at the first failing test: run the quickest first, by
+        # the durations it measured (in mutants/mutmut-stats.json).
+        try:
+            with open("mutmut-stats.json", encoding="utf-8") as stats:
+                durations = json.load(stats)["duration_by_test"]
+        except (OSError, ValueError, KeyError):
+            return
+        items.sort(key=lambda item: durations.get(item.nodeid, 0.0))
 
 
 @pytest.fixture(autouse=True)
