@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from typing import Callable
 
 
 class _Mode:
@@ -30,9 +31,14 @@ class _Mode:
 _mode = _Mode()
 
 
-def now() -> float:
-    """Seconds on the monotonic clock, plus the waits skipped in the testing mode."""
+def _testing_now() -> float:
     return time.monotonic() + _mode.offset
+
+
+#: Seconds on the monotonic clock, plus the waits skipped in the testing mode:
+#: :func:`time.monotonic` itself outside it (looked up on this module at each
+#: use, so that entering the testing mode reaches calls in progress).
+now: Callable[[], float] = time.monotonic
 
 
 def instant() -> bool:
@@ -60,12 +66,16 @@ def advance(seconds: float) -> None:
 
 
 def enter_testing_mode() -> None:
+    global now
     with _mode.lock:
         _mode.depth += 1
+        now = _testing_now
 
 
 def leave_testing_mode() -> None:
+    global now
     with _mode.lock:
         _mode.depth -= 1
         if not _mode.depth:
             _mode.offset = 0.0
+            now = time.monotonic

@@ -157,8 +157,8 @@ def _encode_url(text: str) -> str:
 def method(value: Any, allow_nonstandard_methods: bool) -> str:
     """The request method: a standard one, or any token with
     *allow_nonstandard_methods* (methods are case-sensitive)."""
-    if value in STANDARD_METHODS:
-        return str(value)
+    if value in STANDARD_METHODS and type(value) is str:
+        return value
     if not isinstance(value, str) or not _TOKEN.fullmatch(value):
         raise ValueError(f"method must be an HTTP method name, not {value!r}")
     if value not in STANDARD_METHODS and not allow_nonstandard_methods:
@@ -199,7 +199,7 @@ def body_matches_method(
 
 def header_pairs(headers: Any) -> Iterable[Tuple[str, Any]]:
     """Every (name, value) of *headers*, repeated names kept."""
-    if isinstance(headers, httputil.HTTPHeaders):
+    if type(headers) is not dict and isinstance(headers, httputil.HTTPHeaders):
         return headers.get_all()
     items: Iterable[Tuple[str, Any]] = headers.items()
     return items
@@ -210,6 +210,8 @@ def copy_headers(request_headers: Optional[Mapping[str, str]]) -> Any:
     its repeated names kept) or a dict."""
     if request_headers is None:
         return {}
+    if type(request_headers) is dict:  # the common case, without ABC checks
+        return dict(request_headers)
     if isinstance(request_headers, httputil.HTTPHeaders):
         copied = httputil.HTTPHeaders()
         for name, value in request_headers.get_all():
@@ -227,9 +229,20 @@ def check_headers(headers: Any) -> None:
     """Header names must be tokens; values str of Latin-1 characters without
     CR, LF, NUL or another control character (a tab is allowed). The message
     names the header, never its value."""
+    if type(headers) is dict:
+        # The common case, decided at C speed: every value a printable ASCII
+        # str (join raises TypeError for any other type) and every name one
+        # already found good.
+        try:
+            joined = "".join(headers.values())
+        except TypeError:
+            pass
+        else:
+            if joined.isascii() and joined.isprintable() and _good_names.issuperset(headers):
+                return
     for name, value in header_pairs(headers):
         if type(value) is str and value.isascii() and value.isprintable() and name in _good_names:
-            continue  # the common case, decided at C speed
+            continue
         if not isinstance(value, str):
             raise ValueError(
                 f"request header {_safe_name(name)} must have a str value, not "

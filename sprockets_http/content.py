@@ -263,7 +263,7 @@ def encode_body(value: Any, content_type: Optional[ContentTypeLike]) -> bytes:
 # * timestamps (extension -1, 4, 8 or 12 bytes): an aware UTC
 #   datetime.datetime, nanoseconds truncated to microseconds; more than
 #   999,999,999 nanoseconds is ValueError (msgpack 1.2's behaviour, enforced
-#   here with every msgpack release: see _unpackb_c); other extension types:
+#   here with every msgpack release: see _unpack_c_mapped); other extension types:
 #   umsgpack.Ext, whatever umsgpack classes are registered.
 #
 # The one difference left is nesting depth: the Python decoder recurses and
@@ -574,42 +574,22 @@ def _map_with_datetimes(pairs: List[Tuple[Any, Any]]) -> Dict[Any, Any]:
     return _map_from_pairs([(_exact_datetime(k), _exact_datetime(v)) for k, v in pairs])
 
 
-def _unpackb_c(data: bytes, max_bin_len: int) -> Any:
-    assert _msgpack is not None
-    if not _C_DATETIMES_ARE_EXACT and _may_hold_nanoseconds(data):
-        return _exact_datetime(
-            _msgpack.unpackb(
-                data,
-                raw=False,
-                strict_map_key=False,
-                timestamp=0,
-                ext_hook=_c_ext_hook,
-                object_pairs_hook=_map_with_datetimes,
-                list_hook=_list_with_datetimes,
-                use_list=True,
-                unicode_errors="strict",
-                max_bin_len=max_bin_len,
-            )
-        )
-    return _msgpack.unpackb(
-        data,
-        raw=False,
-        strict_map_key=False,
-        timestamp=3,
-        ext_hook=_c_ext_hook,
-        object_pairs_hook=_map_from_pairs,
-        use_list=True,
-        unicode_errors="strict",
-        max_bin_len=max_bin_len,
-    )
+# What every decode with the C extension asks of it, beyond its defaults.
+_C_OPTIONS: Dict[str, Any] = {
+    "raw": False,
+    "strict_map_key": False,
+    "ext_hook": _c_ext_hook,
+    "use_list": True,
+    "unicode_errors": "strict",
+}
 
 
 def _unpack_c(data: bytes) -> Any:
     if _C_DATETIMES_ARE_EXACT or not _may_hold_nanoseconds(data):
         # msgpack's own maps, at C speed: nothing in Python per map or per
         # value. It refuses what the rules above handle differently (bin
-        # values, array keys) and what is invalid; the decode below handles
-        # those and reports the errors.
+        # values, array keys) and what is invalid; the mapped decode below
+        # handles those and reports the errors.
         try:
             return _msgpack.unpackb(
                 data,
@@ -625,14 +605,24 @@ def _unpack_c(data: bytes) -> Any:
 
 
 def _unpack_c_mapped(data: bytes) -> Any:
-    if not _may_hold_bin(data):
-        return _unpackb_c(data, len(data))
-    # The marker bytes also turn up inside numbers and UTF-8 text. Decoding
-    # with no room for bin values tells, at C speed, whether there are any.
-    try:
-        return _unpackb_c(data, _NO_BIN)
-    except ValueError:  # a bin value, or an error the full decode reports too
-        return _bin_to_str(_unpackb_c(data, len(data)))
+    """The C extension with a Python hook per map (array keys become tuples),
+    and bin values turned into str after."""
+    assert _msgpack is not None
+    if not _C_DATETIMES_ARE_EXACT and _may_hold_nanoseconds(data):
+        value = _exact_datetime(
+            _msgpack.unpackb(
+                data,
+                timestamp=0,
+                object_pairs_hook=_map_with_datetimes,
+                list_hook=_list_with_datetimes,
+                **_C_OPTIONS,
+            )
+        )
+    else:
+        value = _msgpack.unpackb(
+            data, timestamp=3, object_pairs_hook=_map_from_pairs, **_C_OPTIONS
+        )
+    return _bin_to_str(value) if _may_hold_bin(data) else value
 
 
 _C_DATETIMES_ARE_EXACT = _msgpack is not None and _c_datetimes_are_exact()

@@ -53,6 +53,8 @@ _add_builtin(log_event)
 # Policies built from the same options are the same value: built (and their
 # options checked) once, then reused by every call with those options.
 _policies: Dict[Tuple[Any, ...], RetryPolicy] = {}
+_NUMBERS = (int, float)
+_INF = float("inf")
 
 
 def _retry_after(outcome: Any) -> Optional[str]:
@@ -124,12 +126,11 @@ class _Plan:
             self.fetch_args.get("proxy_password"),
         )
 
-    def cut_timeouts(self, deadline: Optional[float], now: float) -> None:
+    def cut_timeouts(self, deadline: float, now: float) -> None:
         """Give the next attempt no more than the time left before *deadline*."""
-        if deadline is not None:
-            left = max(deadline - now, 0.001)
-            self.fetch_args["connect_timeout"] = min(self.connect_timeout, left)
-            self.fetch_args["request_timeout"] = min(self.request_timeout, left)
+        left = max(deadline - now, 0.001)
+        self.fetch_args["connect_timeout"] = min(self.connect_timeout, left)
+        self.fetch_args["request_timeout"] = min(self.request_timeout, left)
 
     def retarget(self, url: str, headers: MutableMapping[str, str], payload: Any) -> str:
         """Take what the retry hook returned for the next attempt; it is the
@@ -351,7 +352,8 @@ class HTTPClientMixin:
                 if subscribers.attempt_started:
                     emit(subscribers.attempt_started, AttemptStarted(call, number, headers))
                 attempt_started = _clock.now()
-                plan.cut_timeouts(deadline, attempt_started)
+                if deadline is not None:
+                    plan.cut_timeouts(deadline, attempt_started)
                 outcome = await plan.sender.send(url, plan.fetch_args, deadline, _clock.now)
                 now = _clock.now()
                 ended = response.record(call, number, outcome, now - attempt_started)
@@ -359,12 +361,12 @@ class HTTPClientMixin:
                 step = policy.next_step(
                     plan.method,
                     number,
-                    status=ended.status,
-                    error=ended.error,
-                    retry_after=_retry_after(outcome),
-                    now=now,
-                    deadline=deadline,
-                    budget=plan.budget,
+                    ended.status,
+                    ended.error,
+                    _retry_after(outcome),
+                    now,
+                    deadline,
+                    plan.budget,
                 )
                 # --- emit what happened
                 if subscribers.attempt_ended:
@@ -446,20 +448,16 @@ class HTTPClientMixin:
             )
         url = _options.url(url)
         method = _options.method(method, allow_nonstandard_methods)
-        connect = _options.seconds(
-            self.DEFAULT_CONNECT_TIMEOUT if connect_timeout is None else connect_timeout,
-            "connect_timeout",
-        )
-        request = _options.seconds(
-            self.DEFAULT_REQUEST_TIMEOUT if request_timeout is None else request_timeout,
-            "request_timeout",
-        )
-        assert connect is not None and request is not None
-        total = _options.seconds(
-            self.DEFAULT_TOTAL_TIMEOUT if total_timeout is None else total_timeout,
-            "total_timeout",
-            optional=True,
-        )
+        connect: Any = self.DEFAULT_CONNECT_TIMEOUT if connect_timeout is None else connect_timeout
+        request: Any = self.DEFAULT_REQUEST_TIMEOUT if request_timeout is None else request_timeout
+        total: Any = self.DEFAULT_TOTAL_TIMEOUT if total_timeout is None else total_timeout
+        # Checked inline for the common types; _options.seconds says what is wrong.
+        if not (type(connect) in _NUMBERS and 0 < connect < _INF):
+            connect = _options.seconds(connect, "connect_timeout")
+        if not (type(request) in _NUMBERS and 0 < request < _INF):
+            request = _options.seconds(request, "request_timeout")
+        if total is not None and not (type(total) in _NUMBERS and 0 < total < _INF):
+            total = _options.seconds(total, "total_timeout")
         if retry_policy is not None:
             given = {
                 "retry_timeout": retry_timeout,
@@ -485,8 +483,9 @@ class HTTPClientMixin:
         redirects = _options.count(
             self.MAX_REDIRECTS if max_redirects is None else max_redirects, "max_redirects"
         )
-        auth_username = _options.credential(auth_username, "auth_username")
-        auth_password = _options.credential(auth_password, "auth_password")
+        if auth_username is not None or auth_password is not None:
+            auth_username = _options.credential(auth_username, "auth_username")
+            auth_password = _options.credential(auth_password, "auth_password")
         headers = self._http_req_apply_default_headers(request_headers, content_type, body)
         user_agent_key = find_header(headers, "User-Agent")
         if user_agent:
@@ -502,13 +501,13 @@ class HTTPClientMixin:
         _options.check_headers(headers)
         client = _transport.client()
         curl = _transport.is_curl(client)
-        _options.client_options(kwargs, curl)
-        _options.body_matches_method(
-            method,
-            payload is not None or kwargs.get("body_producer") is not None,
-            allow_nonstandard_methods,
-            curl,
-        )
+        if kwargs:
+            _options.client_options(kwargs, curl)
+            has_body = payload is not None or kwargs.get("body_producer") is not None
+        else:
+            has_body = payload is not None
+        if allow_nonstandard_methods or curl or has_body is not (method in _options.BODY_METHODS):
+            _options.body_matches_method(method, has_body, allow_nonstandard_methods, curl)
         if curl and (
             not policy.retries(method)
             or (policy.max_attempts == 1 and method not in IDEMPOTENT_METHODS)
@@ -567,14 +566,18 @@ class HTTPClientMixin:
             self.RETRY_JITTER if retry_jitter is None else retry_jitter,
             self.RETRY_METHODS if retry_methods is None else retry_methods,
         )
-        # The types are part of the key: True == 1, and True is not a count.
-        key = (*options, *map(type, options))
-        try:
-            return _policies[key]
-        except KeyError:
-            pass
-        except TypeError:  # an unhashable option (a set): build, don't keep
+        # True == 1 == 1.0: a bool where a number belongs is never looked up
+        # (it is refused below), so equal keys are equally valid.
+        key: Tuple[Any, ...] = options
+        if bool in (type(options[0]), type(options[1]), type(options[4])):
             key = ()
+        else:
+            try:
+                return _policies[key]
+            except KeyError:
+                pass
+            except TypeError:  # an unhashable option (a set): build, don't keep
+                key = ()
         policy = RetryPolicy(
             max_attempts=options[0],
             retry_timeout=options[1],

@@ -353,7 +353,6 @@ class RetryPolicy:
         self,
         method: str,
         attempt: int,
-        *,
         status: Optional[int] = None,
         error: Optional[BaseException] = None,
         retry_after: Optional[str] = None,

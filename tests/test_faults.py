@@ -43,8 +43,8 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]
 # and that each attempt lasted at least SHORT; their upper bounds are generous
 # (a loaded machine runs late) and still far below the other timeouts in play.
 SHORT = 0.5
-# The servers' own pauses must be real: the ``sleeps`` fixture makes
-# asyncio.sleep instant for everyone while a test runs.
+# The servers' own pauses, spelled so that a test patching asyncio.sleep
+# (some do, to make a wait overrun) leaves them real.
 real_sleep = asyncio.sleep
 
 

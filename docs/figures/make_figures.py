@@ -13,12 +13,16 @@ gives it alt text too. To add a figure, write a function that returns a
 with a ``.. figure::`` directive (with ``:alt:``) on a page.
 
 The figures state what the retry rules are (docs/retry.rst is the reference);
-change them together.
+change them together. ``performance.svg`` is the exception: the benchmark's
+chart (``benchmarks/chart.py``), drawn from ``performance.json`` beside it,
+which ``python benchmarks/run.py --write-docs`` rewrites.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
 import pathlib
 import sys
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -394,10 +398,27 @@ def decisions() -> Drawing:
     return drawing
 
 
+# --- the benchmark's chart --------------------------------------------------------------
+
+
+def performance() -> Drawing:
+    """docs/performance.rst's chart: benchmarks/chart.py draws it from the
+    figures the benchmark wrote (``python benchmarks/run.py --write-docs``)."""
+    path = HERE.parent.parent / "benchmarks" / "chart.py"
+    spec = importlib.util.spec_from_file_location("benchmark_chart", path)
+    assert spec is not None and spec.loader is not None
+    chart = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(chart)
+    data = json.loads((HERE / "performance.json").read_text(encoding="utf-8"))
+    drawing: Drawing = chart.draw(data, Drawing)
+    return drawing
+
+
 #: Every figure: file name -> the function that draws it.
 FIGURES: Dict[str, Callable[[], Drawing]] = {
     "retry-timeline.svg": timeline,
     "retry-decisions.svg": decisions,
+    "performance.svg": performance,
 }
 
 
