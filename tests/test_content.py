@@ -277,3 +277,52 @@ class FakeMsgpack:
 def test_the_probe_of_msgpacks_datetimes(monkeypatch, fake, exact):
     monkeypatch.setattr(content, "_msgpack", fake)
     assert content._c_datetimes_are_exact() is exact
+
+
+# Each type byte at the edges of its range, and the 16-bit lengths past 0x7fff
+# (read unsigned), decoded by the package's own decoder. Hypothesis draws these
+# only now and then (tests/test_msgpack_parity.py): here they are every time.
+MSGPACK_EDGES = [
+    (b"\x00", 0),
+    (b"\x7f", 127),  # the last positive fixint
+    (b"\x80", {}),  # fixmap 0
+    (b"\x8f" + b"".join(bytes([i, i]) for i in range(15)), {i: i for i in range(15)}),
+    (b"\x90", []),  # fixarray 0
+    (b"\x9f" + bytes(range(15)), list(range(15))),
+    (b"\xa0", ""),  # fixstr 0
+    (b"\xbf" + b"a" * 31, "a" * 31),
+    (b"\xc0", None),
+    (b"\xc2", False),
+    (b"\xc3", True),
+    (b"\xe0", -32),  # the first negative fixint
+    (b"\xff", -1),
+    (b"\xcc\xff", 255),
+    (b"\xcd\xff\xff", 65535),
+    (b"\xce\xff\xff\xff\xff", 2**32 - 1),
+    (b"\xd9\x01a", "a"),
+    (b"\xda\x80\x00" + b"a" * 0x8000, "a" * 0x8000),
+    (b"\xdc\x80\x00" + b"\x01" * 0x8000, [1] * 0x8000),
+    (b"\xd6\xff\x00\x00\x00\x01",  # a 4-byte timestamp: one second
+     datetime.datetime(1970, 1, 1, 0, 0, 1, tzinfo=datetime.timezone.utc)),
+]
+
+
+@pytest.mark.parametrize(
+    "data, expected", MSGPACK_EDGES, ids=[data[:4].hex() for data, _ in MSGPACK_EDGES]
+)
+def test_the_python_decoder_at_the_edges_of_each_type(data, expected):
+    value = content._unpack_python(data)
+    assert value == expected and type(value) is type(expected)
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"\xc7\x03\xff\x00\x00\x00", "invalid timestamp data (length 3)"),
+        (b"\x81\x80\x01", "unhashable map key: {}"),
+    ],
+)
+def test_the_python_decoder_says_what_is_wrong(data, message):
+    with pytest.raises(ValueError) as raised:
+        content._unpack_python(data)
+    assert str(raised.value) == message
