@@ -304,6 +304,10 @@ MSGPACK_EDGES = [
     (b"\xdc\x80\x00" + b"\x01" * 0x8000, [1] * 0x8000),
     (b"\xd6\xff\x00\x00\x00\x01",  # a 4-byte timestamp: one second
      datetime.datetime(1970, 1, 1, 0, 0, 1, tzinfo=datetime.timezone.utc)),
+    (b"\xd7\xff" + (1000 << 34 | 2).to_bytes(8, "big"),  # 8 bytes: 2 s and 1 µs
+     datetime.datetime(1970, 1, 1, 0, 0, 2, 1, tzinfo=datetime.timezone.utc)),
+    (b"\xc7\x0c\xff" + (2000).to_bytes(4, "big") + (-1).to_bytes(8, "big", signed=True),
+     datetime.datetime(1969, 12, 31, 23, 59, 59, 2, tzinfo=datetime.timezone.utc)),
 ]
 
 
