@@ -20,7 +20,8 @@ never counted as equivalent.
 
 Exit status: 1 when a module scores below ``--min`` (95 by default) or a
 line of the list is stale or malformed, else 0. ``--show`` prints the diff of
-every survivor that is not listed, for judging.
+every survivor that is not listed, for judging; ``--only FILE`` counts only
+the mutants named in FILE (after ``mutmut run`` of a sample of names).
 """
 
 from __future__ import annotations
@@ -98,7 +99,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--min", type=float, default=95.0, help="lowest score per module")
     parser.add_argument("--show", action="store_true", help="print the diff of each real gap")
+    parser.add_argument(
+        "--only", type=Path, metavar="FILE",
+        help="count only the mutants named in FILE, one a line (after mutmut run NAMES)",
+    )
     args = parser.parse_args(argv)
+    only = None
+    if args.only is not None:
+        only = {line.strip() for line in args.only.read_text("utf-8").splitlines() if line.strip()}
 
     listed, problems = read_equivalents()
     seen_listed = set()
@@ -113,6 +121,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         codes: Dict[str, Optional[int]] = json.loads(meta.read_text("utf-8"))["exit_code_by_key"]
         killed = survived = equivalent = unchecked = 0
         for name, code in sorted(codes.items()):
+            if only is not None and name not in only:
+                continue
             if code is None:
                 unchecked += 1
             elif code in KILLED:
