@@ -303,13 +303,14 @@ def _password_after_port(delimiter: str, between: str) -> bool:
 def _redact_parameters(text: str, secret_keys: frozenset[str], found: List[str]) -> str:
     """Redact the secret ``name=value`` pairs of a query or fragment.
 
-    Pairs are split at ``&``, ``;`` and ``?`` (an unencoded URL in a value
-    may bring its own query), and a value holding ``//`` and ``@`` is
-    redacted as a URL.
+    Pairs are split at ``&``, ``;``, ``?`` and ``#`` (an unencoded URL in a
+    value may bring its own query; a fragment holding another ``#``, invalid
+    but sent, would otherwise hide the pair after it), and a value holding
+    ``//`` and ``@`` is redacted as a URL.
     """
     if "=" not in text:
         return text
-    pieces = re.split(r"([&;?])", text)
+    pieces = re.split(r"([&;?#])", text)
     for index in range(0, len(pieces), 2):
         name, equals, value = pieces[index].partition("=")
         if not value:

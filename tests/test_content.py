@@ -190,3 +190,143 @@ def test_tuple_and_frozenset_keys_encode_alike_on_both_backends(backend):
 def test_json_bodies_refuse_nan_and_infinity(value):
     with pytest.raises(ValueError, match="application/json"):
         content.encode_body({"x": value}, "application/json")
+
+
+# --- found by mutation testing (tox -e mutation) --------------------------------------
+
+
+class Unencodable:
+    pass
+
+
+class IsoformatOfItself:
+    """An object whose isoformat() gives the object back: no progress."""
+
+    def isoformat(self):
+        return self
+
+
+@pytest.mark.parametrize(
+    "value, content_type, message",
+    [
+        (Unencodable(), "application/json", "Object of type Unencodable is not JSON serializable"),
+        ({"x": Unencodable()}, "application/msgpack",
+         "Object of type Unencodable is not msgpack serializable"),
+        (IsoformatOfItself(), "application/msgpack",
+         "Object of type IsoformatOfItself is not msgpack serializable"),
+    ],
+)
+def test_an_unencodable_value_is_named(monkeypatch, value, content_type, message):
+    monkeypatch.setattr(content, "_pack", content._pack_umsgpack)
+    with pytest.raises(ValueError) as raised:
+        encode_body(value, content_type)
+    assert str(raised.value) == f"cannot serialize the request body as {content_type}: {message}"
+
+
+def test_a_body_decode_error_keeps_the_decoders_exception():
+    with pytest.raises(BodyDecodeError) as raised:
+        decode_body(b"{", "application/json")
+    error = raised.value
+    assert isinstance(error.cause, json.JSONDecodeError)
+    assert error.cause is error.__cause__
+    assert error.content_type == "application/json"
+    assert str(error) == f"response body is not valid application/json: {error.cause}"
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        (b"", False),
+        (b"\x92\x01\x02", False),
+        (b"\xd6\xff\x00\x00\x00\x01", False),  # 4-byte timestamp: seconds only
+        (b"\xd7\xff" + bytes(8), True),  # fixext 8
+        (b"\x91\xc7\x08\xff" + bytes(8), True),  # ext 8, length 8
+        (b"\xc7\x0c\xff" + bytes(12), True),  # ext 8, length 12
+    ],
+)
+def test_which_documents_may_hold_nanoseconds(data, expected):
+    assert content._may_hold_nanoseconds(data) is expected
+
+
+class FakeMsgpack:
+    """msgpack's unpackb(timestamp=3) for an 8-byte timestamp, as releases
+    differ: exact, accepting 10**9 nanoseconds, or rounding them."""
+
+    def __init__(self, *, strict: bool = True, rounding: bool = False) -> None:
+        self.strict, self.rounding = strict, rounding
+
+    def unpackb(self, data: bytes, timestamp: int) -> datetime.datetime:
+        assert timestamp == 3 and data[:2] == b"\xd7\xff" and len(data) == 10
+        packed = int.from_bytes(data[2:], "big")
+        seconds, nanoseconds = packed & (2**34 - 1), packed >> 34
+        if self.strict and nanoseconds > 999_999_999:
+            raise ValueError("nanoseconds out of range")
+        micro = round(nanoseconds / 1000) if self.rounding else nanoseconds // 1000
+        epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+        return epoch + datetime.timedelta(seconds=seconds, microseconds=micro)
+
+
+@pytest.mark.parametrize(
+    "fake, exact",
+    [
+        (FakeMsgpack(), True),
+        (FakeMsgpack(strict=False), False),
+        (FakeMsgpack(rounding=True), False),
+    ],
+)
+def test_the_probe_of_msgpacks_datetimes(monkeypatch, fake, exact):
+    monkeypatch.setattr(content, "_msgpack", fake)
+    assert content._c_datetimes_are_exact() is exact
+
+
+# Each type byte at the edges of its range, and the 16-bit lengths past 0x7fff
+# (read unsigned), decoded by the package's own decoder. Hypothesis draws these
+# only now and then (tests/test_msgpack_parity.py): here they are every time.
+MSGPACK_EDGES = [
+    (b"\x00", 0),
+    (b"\x7f", 127),  # the last positive fixint
+    (b"\x80", {}),  # fixmap 0
+    (b"\x8f" + b"".join(bytes([i, i]) for i in range(15)), {i: i for i in range(15)}),
+    (b"\x90", []),  # fixarray 0
+    (b"\x9f" + bytes(range(15)), list(range(15))),
+    (b"\xa0", ""),  # fixstr 0
+    (b"\xbf" + b"a" * 31, "a" * 31),
+    (b"\xc0", None),
+    (b"\xc2", False),
+    (b"\xc3", True),
+    (b"\xe0", -32),  # the first negative fixint
+    (b"\xff", -1),
+    (b"\xcc\xff", 255),
+    (b"\xcd\xff\xff", 65535),
+    (b"\xce\xff\xff\xff\xff", 2**32 - 1),
+    (b"\xd9\x01a", "a"),
+    (b"\xda\x80\x00" + b"a" * 0x8000, "a" * 0x8000),
+    (b"\xdc\x80\x00" + b"\x01" * 0x8000, [1] * 0x8000),
+    (b"\xd6\xff\x00\x00\x00\x01",  # a 4-byte timestamp: one second
+     datetime.datetime(1970, 1, 1, 0, 0, 1, tzinfo=datetime.timezone.utc)),
+    (b"\xd7\xff" + (1000 << 34 | 2).to_bytes(8, "big"),  # 8 bytes: 2 s and 1 µs
+     datetime.datetime(1970, 1, 1, 0, 0, 2, 1, tzinfo=datetime.timezone.utc)),
+    (b"\xc7\x0c\xff" + (2000).to_bytes(4, "big") + (-1).to_bytes(8, "big", signed=True),
+     datetime.datetime(1969, 12, 31, 23, 59, 59, 2, tzinfo=datetime.timezone.utc)),
+]
+
+
+@pytest.mark.parametrize(
+    "data, expected", MSGPACK_EDGES, ids=[data[:4].hex() for data, _ in MSGPACK_EDGES]
+)
+def test_the_python_decoder_at_the_edges_of_each_type(data, expected):
+    value = content._unpack_python(data)
+    assert value == expected and type(value) is type(expected)
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"\xc7\x03\xff\x00\x00\x00", "invalid timestamp data (length 3)"),
+        (b"\x81\x80\x01", "unhashable map key: {}"),
+    ],
+)
+def test_the_python_decoder_says_what_is_wrong(data, message):
+    with pytest.raises(ValueError) as raised:
+        content._unpack_python(data)
+    assert str(raised.value) == message

@@ -296,8 +296,15 @@ BAD_ARGUMENTS: List[Any] = [
 ]
 
 
+def _argument_id(name: str, value: Any) -> str:
+    # Printable ASCII without backslashes: mutmut (tox -e mutation) passes
+    # test ids back to pytest, which does not find an id holding an escape.
+    text = repr(value).replace("\\r", "CR").replace("\\n", "LF")
+    return f"{name}={text}".encode("ascii", "namereplace").decode().replace("\\N", "")
+
+
 @pytest.mark.parametrize(
-    "name, value", BAD_ARGUMENTS, ids=[f"{n}={v!r}" for n, v in BAD_ARGUMENTS]
+    "name, value", BAD_ARGUMENTS, ids=[_argument_id(n, v) for n, v in BAD_ARGUMENTS]
 )
 async def test_a_bad_argument_raises_value_error_before_sending(
     caller, client_kind, name, value
@@ -608,7 +615,7 @@ async def test_cancelled_calls_give_the_curl_client_its_slots_back(caller, serve
                 asyncio.ensure_future(caller.http_fetch(server.url + "/", request_timeout=30))
                 for _ in range(10)  # the client's 10 slots
             ]
-            for _ in range(200):
+            for _ in range(1000):  # up to 10 s: a busy machine is slow
                 if stalled.arrived == 10:
                     break
                 await asyncio.sleep(0.01)
@@ -634,16 +641,16 @@ async def test_a_cancelled_call_waiting_for_a_simple_client_slot_is_never_sent(c
     stalled = Stalled()
     async with RawServer(stalled) as server:
         first = asyncio.ensure_future(
-            caller.http_fetch(server.url + "/", request_timeout=1, max_http_attempts=1)
+            caller.http_fetch(server.url + "/", request_timeout=3, max_http_attempts=1)
         )
-        for _ in range(200):
+        for _ in range(1000):  # up to 10 s: a busy machine is slow
             if stalled.arrived == 1:
                 break
             await asyncio.sleep(0.01)
         queued = asyncio.ensure_future(
             caller.http_fetch(server.url + "/queued", request_timeout=30)
         )
-        for _ in range(200):
+        for _ in range(1000):  # up to 10 s: a busy machine is slow
             if client.waiting:
                 break
             await asyncio.sleep(0.01)
@@ -651,7 +658,7 @@ async def test_a_cancelled_call_waiting_for_a_simple_client_slot_is_never_sent(c
         queued.cancel()
         await asyncio.gather(queued, return_exceptions=True)
         assert client.waiting == {}
-        response = await first  # times out after 1 s, freeing the slot
+        response = await first  # times out after 3 s, freeing the slot
         await asyncio.sleep(0.1)
         assert stalled.arrived == 1  # the cancelled one never went out
     assert response.attempts == 1 and response.code == 599
@@ -670,7 +677,7 @@ async def test_a_cancelled_call_ends_its_events(caller):
     with events.subscribed(record):
         async with RawServer(stalled) as server:
             task = asyncio.ensure_future(caller.http_fetch(server.url + "/", request_timeout=30))
-            for _ in range(200):
+            for _ in range(1000):  # up to 10 s: a busy machine is slow
                 if stalled.arrived:
                     break
                 await asyncio.sleep(0.01)

@@ -24,8 +24,9 @@ import pytest
 from tornado import web
 
 import sprockets_http
-from sprockets_http import IDEMPOTENT_METHODS, HTTPClientMixin, HTTPResponse, RetryBudget
+from sprockets_http import IDEMPOTENT_METHODS, HTTPClientMixin, HTTPResponse, RetryBudget, events
 from sprockets_http.retry import RetryPolicy
+from sprockets_http.testing import advance_clock
 
 
 class Upstream(web.RequestHandler):
@@ -181,44 +182,49 @@ async def test_retry_after_waits_are_not_jittered(serve, sleeps):
 # --- total_timeout / DEFAULT_TOTAL_TIMEOUT -----------------------------------------------
 
 
+class SlowUpstream(Upstream):
+    """A 503 that "takes" one second of the call's clock (moved, not waited)."""
+
+    def _answer(self) -> None:
+        advance_clock(1)
+        super()._answer()
+
+    get = _answer
+
+
 async def test_total_timeout_no_attempt_starts_after_the_deadline(serve, sleeps, warnings_log):
-    handler, url = upstream(serve)
-    started = time.monotonic()
+    # Each attempt takes a second of the call's clock and the waits are 0 s:
+    # attempts start at 0, 1, 2 and 3 s; the one that would start at 4 s is
+    # past the 3.5 s deadline.
+    handler = type("Case", (SlowUpstream,), {"status": 503, "arrivals": []})
+    url = serve([("/", handler)]) + "/"
     response = await Caller().http_fetch(
-        url, max_http_attempts=100_000, retry_timeout=0, total_timeout=0.3
+        url, max_http_attempts=100, retry_timeout=0, total_timeout=3.5
     )
     assert isinstance(response, HTTPResponse)
-    assert 1 < response.attempts < 100_000
-    # The last attempt may be cut short by the deadline (a timeout, recorded)
-    # before or after the server saw it.
-    assert len(response.history) <= len(handler.arrivals) <= response.attempts
-    assert len(response.exceptions) <= 1
-    # (a request started just before the deadline reaches the server's
-    # handler a little later: they share the event loop)
-    assert max(handler.arrivals) <= started + 0.3 + 0.1
-    assert 0.3 <= response.duration < 1.0
+    assert response.attempts == len(handler.arrivals) == len(response.history) == 4
+    assert response.exceptions == [] and sleeps == [0, 0, 0]
+    assert 4.0 <= response.duration < 14.0  # the clock moved by 4 s; wall time is small
     assert response.code == 503 and all(r.code == 503 for r in response.history)
     assert any("deadline" in text for text in warning_texts(warnings_log))
 
 
 async def test_a_wait_that_overruns_does_not_start_an_attempt_after_the_deadline(
-    serve, monkeypatch, warnings_log
+    serve, sleeps, warnings_log
 ):
-    # A busy event loop wakes a sleeper late. Here every wait sprockets_http
-    # asks for overruns by 0.25 s: the 0.2 s wait fits the 0.4 s deadline
-    # when it starts, but ends after it, so no second attempt may start.
-    real_sleep = asyncio.sleep
+    # A busy event loop wakes a sleeper late. Here the wait of 4 s (the first
+    # backoff) fits the 10 s deadline when it starts, but the clock moves 7 s
+    # more while it runs: it ends after the deadline, so no second attempt
+    # may start.
+    def overrun(event: events.WaitStarted) -> None:
+        advance_clock(7)
 
-    async def late_sleep(delay: float, result: object = None) -> object:
-        if sys._getframe(1).f_globals.get("__name__", "").startswith("sprockets_http"):
-            delay += 0.25
-        return await real_sleep(delay, result)
-
-    monkeypatch.setattr(asyncio, "sleep", late_sleep)
+    overrun.event_types = (events.WaitStarted,)  # type: ignore[attr-defined]
     handler, url = upstream(serve)
-    response = await Caller().http_fetch(url, retry_timeout=0.2, total_timeout=0.4)
+    with events.subscribed(overrun):
+        response = await Caller().http_fetch(url, retry_timeout=4, total_timeout=10)
     assert response.attempts == len(handler.arrivals) == 1
-    assert response.waits == [0.2]
+    assert response.waits == [4.0] and sleeps == [4.0]
     assert any("deadline passed before attempt 2" in text for text in warning_texts(warnings_log))
 
 
@@ -236,8 +242,9 @@ async def test_total_timeout_cuts_each_attempts_timeouts(serve, sleeps):
 async def test_total_timeout_ends_an_attempt_that_would_outlive_it(
     caller, sleeps, client_kind, warnings_log
 ):
-    # A server that accepts and never answers: the attempt's 20 s timeouts
-    # are cut to the 0.3 s left, and the call ends there.
+    # A server that accepts and never answers: the attempt's 30 s timeouts
+    # are cut to the 1 s left, and the call ends there. (A real client
+    # timeout: the bounds are generous, and still far from 30 s.)
     held: List[asyncio.StreamWriter] = []
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -249,10 +256,10 @@ async def test_total_timeout_ends_an_attempt_that_would_outlive_it(
         started = time.monotonic()
         response = await caller.http_fetch(
             f"http://127.0.0.1:{port}/",
-            connect_timeout=20,
-            request_timeout=20,
+            connect_timeout=30,
+            request_timeout=30,
             retry_timeout=0,
-            total_timeout=0.3,
+            total_timeout=1,
         )
         elapsed = time.monotonic() - started
     finally:
@@ -261,7 +268,7 @@ async def test_total_timeout_ends_an_attempt_that_would_outlive_it(
         server.close()
         await server.wait_closed()
     assert isinstance(response, HTTPResponse)
-    assert 0.25 <= elapsed < 2
+    assert 0.9 <= elapsed < 20
     assert response.history == [] and response.code == 599
     assert response.attempts == len(response.exceptions) >= 1
     assert "timeout" in str(response.exceptions[0]).lower() or "timed out" in str(
@@ -278,7 +285,7 @@ async def test_retry_after_crossing_the_deadline_ends_the_call_at_once(
     assert sleeps == []  # no wait at all, not one cut short
     assert response.attempts == len(handler.arrivals) == 1
     assert response.code == 503 and response.waits == []
-    assert response.duration < 1
+    assert response.duration < 5  # the call's clock: no 5 s wait
     assert any("deadline" in text for text in warning_texts(warnings_log))
 
 

@@ -7,7 +7,7 @@ import email.utils
 
 import pytest
 
-from sprockets_http.retry import Decision, RetryPolicy
+from sprockets_http.retry import Decision, RetryBudget, RetryPolicy, Wait
 
 NOW = 1_700_000_000.0  # a fixed "now", seconds since the epoch
 
@@ -123,3 +123,79 @@ def test_a_single_method_string_is_one_method():
     assert policy.retry_methods == frozenset({"GET"})
     assert policy.decide("GET", 503) is Decision.RETRY
     assert policy.decide("POST", 503) is Decision.FINAL
+
+
+# --- what a caller reads: repr, defaults, error texts ------------------------------------
+# (Each found by mutation testing, tox -e mutation: a change no test noticed.)
+
+
+def test_policy_repr_names_every_setting():
+    assert repr(RetryPolicy()) == (
+        "RetryPolicy(max_attempts=3, retry_timeout=3.0, request_timeout=20.0, "
+        "dont_retry=[], max_retry_timeout=None, jitter=False, retry_methods=None)"
+    )
+    policy = RetryPolicy(dont_retry={503, 409}, retry_methods=["put", "GET"])
+    assert repr(policy).endswith("dont_retry=[409, 503], max_retry_timeout=None, "
+                                 "jitter=False, retry_methods=['GET', 'PUT'])")
+
+
+@pytest.mark.parametrize(
+    "wait, expected",
+    [
+        (Wait(2.0, from_retry_after=True), "<Wait 2.000s from Retry-After>"),
+        (Wait(0.25, from_retry_after=False), "<Wait 0.250s from backoff>"),
+    ],
+)
+def test_wait_repr_says_where_it_came_from(wait, expected):
+    assert repr(wait) == expected
+
+
+def test_budget_defaults_and_repr():
+    assert repr(RetryBudget()) == "RetryBudget(ratio=0.2, min_per_second=10.0, ttl=10.0)"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"ratio": "1"}, "ratio must be a number, not '1'"),
+        ({"min_per_second": None}, "min_per_second must be a number, not None"),
+        ({"ttl": True}, "ttl must be a number, not True"),
+        ({"ratio": -1}, "ratio must be a finite number >= 0, not -1"),
+        ({"min_per_second": float("inf")}, "min_per_second must be a finite number >= 0, not inf"),
+        ({"ttl": float("nan")}, "ttl must be a finite number >= 0, not nan"),
+        ({"ttl": 0.0005}, "ttl must be a finite number of seconds >= 0.001, not 0.0005"),
+    ],
+)
+def test_budget_errors_name_the_argument_and_the_value(kwargs, message):
+    with pytest.raises(ValueError) as raised:
+        RetryBudget(**kwargs)
+    assert str(raised.value) == message
+
+
+class FakeClock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_budget_window_ends_exactly_ttl_after_its_first_slice():
+    # ttl 10 s in slices of 1 s; 0.5 retries a second: 5 in the window.
+    clock = FakeClock(0.0)
+    budget = RetryBudget(ratio=0, min_per_second=0.5, ttl=10, clock=clock)
+    assert [budget.try_retry() for _ in range(6)] == [True] * 5 + [False]
+    clock.now = 9.999  # the slice of t=0 is still in the window
+    assert budget.available == 0.0
+    clock.now = 10.0  # the window now starts at the slice of t=1: t=0 left it
+    assert budget.available == 5.0
+
+
+def test_budget_slices_are_floored_on_a_clock_below_zero():
+    # A clock may read below zero (a fake one, say): the slice of t=-0.5 is
+    # the one before t=0's, so it leaves the window a slice earlier.
+    clock = FakeClock(-0.5)
+    budget = RetryBudget(ratio=0, min_per_second=0.1, ttl=10, clock=clock)  # 1 retry
+    assert budget.try_retry() and not budget.try_retry()
+    clock.now = 9.5  # slice 9: the window holds slices 0 to 9, not -1
+    assert budget.available == 1.0
