@@ -72,6 +72,10 @@ def test_quickstart_run_it_prints_what_the_page_shows():
     process = subprocess.Popen(
         [sys.executable, "examples/serve.py", "0"], cwd=ROOT, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # Ctrl-C as at a terminal: a suite started in the background (a
+        # shell's "&", nohup, some CI runners) ignores SIGINT, and a child
+        # inherits that, so Python would never raise KeyboardInterrupt in it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     watchdog = threading.Timer(120, process.kill)  # never hang the suite
     watchdog.start()
