@@ -632,7 +632,9 @@ _unpack: Callable[[bytes], Any] = _unpack_python
 
 
 def msgpack_backend() -> str:
-    """Name the msgpack implementation in use: ``"msgpack"`` or ``"umsgpack"``."""
+    """Name the msgpack implementation in use: ``"msgpack"`` (the ``fast``
+    extra's C extension) or ``"umsgpack"`` (the default install: bodies are
+    encoded by u-msgpack-python and decoded by this module's own decoder)."""
     return "msgpack" if _unpack is _unpack_c else "umsgpack"
 
 
@@ -665,12 +667,13 @@ def msgpack_unpackb(data: bytes) -> Any:
     str values become str; bin values become str when they are valid UTF-8
     and stay bytes otherwise; timestamps become aware :class:`datetime.datetime`
     values; other extension types become :class:`umsgpack.Ext`; a map key that
-    is an array becomes a tuple. The result is the same with either backend
-    (see the comment above ``_timestamp`` for the rules chosen where the two
-    libraries differ, and ``docs/performance.rst``).
+    is an array becomes a tuple; of a key a map repeats, the last value is
+    kept (as with JSON). The result is the same with either backend (see the
+    comment above ``_timestamp`` for the rules chosen where the two libraries
+    differ, and ``docs/performance.rst``).
 
     :raises ValueError: when *data* is not exactly one valid msgpack document,
-        or a map repeats a key or has a map as a key
+        or a map has a map as a key
     """
     try:
         return _unpack(data)
