@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import gzip
 import io
 import json
@@ -778,6 +779,9 @@ def every_log_record() -> Iterator[_Keep]:
     """Every logger at DEBUG (as a service might turn on for a minute), each
     record kept. Set before the first call makes the IOLoop's client: the
     curl client turns on libcurl's verbose output only then."""
+    # An earlier test's pending task freed now, not during the run (see
+    # conftest's _earlier_tests_garbage_collected_before_caplog).
+    gc.collect()
     handler = _Keep()
     root = logging.getLogger()
     restore = [(root, root.level, root.disabled)]
