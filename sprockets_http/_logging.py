@@ -27,6 +27,7 @@ line of ``http_fetch`` where the decision was made.
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any, Dict, Optional
 
 from sprockets_http._headers import header_value
@@ -35,7 +36,7 @@ from sprockets_http.events import RetryDecided
 from sprockets_http.retry import Reason
 
 # Records point at the loop's line that emitted the event: the frames above
-# a LOGGER call are (_log ->) (_write ->) log_event -> events.emit -> the loop.
+# _record are (_log ->) (_write ->) log_event -> events.emit -> the loop.
 _STACKLEVEL = 3
 
 _NOT_RETRIED = {
@@ -68,15 +69,36 @@ def _extra(event: RetryDecided) -> Dict[str, Any]:
     }
 
 
+def _record(level: int, stacklevel: int, message: str, args: Any, extra: Dict[str, Any]) -> None:
+    """What ``LOGGER.log(level, message, *args, extra=extra,
+    stacklevel=stacklevel)`` does, for a level the caller checked.
+
+    ``stacklevel`` makes logging walk the stack testing every frame for its
+    own files (``logging._is_internal_frame``): a third of the cost of a
+    retry's WARNING line. The frame is known here, so it is taken directly.
+    """
+    try:
+        frame: Any = sys._getframe(stacklevel)  # 1 is the caller, as for logging
+    except ValueError:  # pragma: no cover - the stack is never that shallow
+        frame = None
+    if frame is None:  # pragma: no cover
+        filename, lineno, function = "(unknown file)", 0, "(unknown function)"
+    else:
+        filename, lineno, function = frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name
+    LOGGER.handle(
+        LOGGER.makeRecord(
+            LOGGER.name, level, filename, lineno, message, args, None, function, extra
+        )
+    )
+
+
 def _log(level: int, message: str, event: RetryDecided, *args: Any) -> None:
-    LOGGER.log(
+    _record(
         level,
+        _STACKLEVEL + 2,
         "%s %s: " + message,
-        event.call.method,
-        event.call.url,
-        *args,
-        extra=_extra(event),
-        stacklevel=_STACKLEVEL + 2,
+        (event.call.method, event.call.url, *args),
+        _extra(event),
     )
 
 
@@ -87,14 +109,12 @@ def log_event(event: RetryDecided) -> None:
     if response is not None:
         warning = header_value(response.headers, "Warning")
         if warning and LOGGER.isEnabledFor(logging.WARNING):
-            LOGGER.warning(
+            _record(
+                logging.WARNING,
+                _STACKLEVEL,
                 "%s %s: Warning header in the %s response: %s",
-                event.call.method,
-                event.call.url,
-                attempt.status,
-                warning,
-                extra=_extra(event),
-                stacklevel=_STACKLEVEL,
+                (event.call.method, event.call.url, attempt.status, warning),
+                _extra(event),
             )
     level = _level(event)
     if not LOGGER.isEnabledFor(level):
