@@ -140,9 +140,11 @@ def goals(result: RunResult, fmt: str = "msgpack") -> List[str]:
         for cell in cells:
             row.append(_ratio_text(cell, variant, baseline) if cell.cell.size in sizes else "")
         rows.append(row)
-    retry_row = retry_goal(result)
-    if retry_row:
-        rows.append(["retry: per failed attempt F/C <= 0.5", retry_row, *[""] * (len(cells) - 1)])
+    for letter, variant in (("F", "fast-curl"), ("E", "fast-simple"), ("D", "default")):
+        retry_row = retry_goal(result, variant)
+        if retry_row:
+            label = f"retry: per failed attempt {letter}/C <= 0.5"
+            rows.append([label, retry_row, *[""] * (len(cells) - 1)])
     titles = [
         f"{SIZE_LABELS[c.cell.size]} {'seq' if c.cell.concurrency == 1 else 'conc'}"
         for c in cells
@@ -201,12 +203,13 @@ def cell_detail(cell: CellResult) -> List[str]:
     return lines
 
 
-def retry_goal(result: RunResult) -> str:
-    """Per failed attempt, F against C: ``ratio (F, C)`` in CPU, or ''."""
+def retry_goal(result: RunResult, variant: str = "fast-curl") -> str:
+    """Per failed attempt, *variant* (F by default) against C: the CPU ratio
+    ``/`` the instruction ratio, or ''."""
     figures = retry_attempt_costs(result)
-    if "fast-curl" not in figures or "sprockets.mixins.http-2.6.0" not in figures:
+    if variant not in figures or "sprockets.mixins.http-2.6.0" not in figures:
         return ""
-    ours, original = figures["fast-curl"], figures["sprockets.mixins.http-2.6.0"]
+    ours, original = figures[variant], figures["sprockets.mixins.http-2.6.0"]
     text = f"{ours[0] / original[0]:.3f}"
     if ours[1] is not None and original[1] is not None:
         text += f" / {ours[1] / original[1]:.3f}"
