@@ -38,6 +38,9 @@ def test_the_page_shows_the_report_of_its_saved_figures(saved):
     )
 
 
+SLOW_AT_1M_CONCURRENT = ("simple+umsgpack", "sprockets.mixins.http-2.6.0", "default")
+
+
 def test_the_saved_figures_cover_issue_12s_table(saved):
     result = RunResult.from_json(saved)
     for size in ("1k", "1m"):
@@ -47,9 +50,12 @@ def test_the_saved_figures_cover_issue_12s_table(saved):
             for name in report.TABLE_ROWS[:8]:  # A to G and A+
                 measurement = cell.measurements[name]
                 assert len(measurement.samples) == cell.rounds >= 3
-                if concurrency == 1:
+                # Instructions are counted in every cell but the 1 MB ones
+                # with 100 in flight of B, C and D (u-msgpack-python's decode
+                # of 100 MB: hours under callgrind).
+                if concurrency == 1 or size == "1k" or name not in SLOW_AT_1M_CONCURRENT:
                     assert measurement.instructions is not None, (name, cell.cell.key)
-                    assert len(measurement.instructions.runs) == 2
+                    assert len(measurement.instructions.runs) >= 1
 
 
 def test_results_survive_their_json(saved):
