@@ -43,13 +43,12 @@ _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _URL_SAFE = "/:@!$&'()*+,;=?#[]~%-._"
 
 
-def seconds(value: Any, name: str, *, optional: bool = False) -> Optional[float]:
-    """A timeout argument: a finite number > 0 (``None`` too when *optional*)."""
-    kind = type(value)
-    if (kind is float or kind is int) and 0 < value < math.inf:  # the common case
-        return float(value)
-    if value is None and optional:
-        return None
+def seconds(value: Any, name: str) -> float:
+    """A timeout argument: a finite number > 0.
+
+    The caller checks the common case (an int or float in range) inline and
+    calls this for any other value.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a number of seconds, not {value!r}")
     number = float(value)

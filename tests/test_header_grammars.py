@@ -24,7 +24,7 @@ from ietfparse import datastructures
 from tornado import httpclient, httputil, web
 
 import sprockets_http.retry
-from sprockets_http import HTTPResponse, _headers, _transport, content
+from sprockets_http import HTTPResponse, _headers, content
 from sprockets_http._headers import (
     http_date,
     media_format,
@@ -828,9 +828,6 @@ async def test_http_max_clients_is_read_with_the_grammar(
 ):
     # 10 is the simple client's own default, kept when the variable is ignored.
     caplog.set_level(logging.WARNING, logger="sprockets_http")
-    # The warning is logged once per value and process, and a value may have
-    # been read before in this process (mutmut runs the suite twice in one).
-    monkeypatch.setattr(_transport, "_env_cache", {})
     monkeypatch.setenv("HTTP_MAX_CLIENTS", text)
     response = await caller.http_fetch(serve([("/", Ok)]) + "/")
     assert response.ok

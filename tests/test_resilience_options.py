@@ -24,7 +24,7 @@ import pytest
 from tornado import web
 
 import sprockets_http
-from sprockets_http import IDEMPOTENT_METHODS, HTTPClientMixin, HTTPResponse, RetryBudget, events, mixin
+from sprockets_http import IDEMPOTENT_METHODS, HTTPClientMixin, HTTPResponse, RetryBudget, events
 from sprockets_http.retry import RetryPolicy
 from sprockets_http.testing import advance_clock
 
@@ -160,9 +160,6 @@ async def test_retry_jitter_class_attribute_uses_the_random_source(
         return high / 4
 
     monkeypatch.setattr(random, "uniform", fake_uniform)
-    # A policy takes random.uniform when it is built, and the mixin keeps the
-    # policy of each set of options for the process: start with none kept.
-    monkeypatch.setattr(mixin, "_policies", {})
 
     class Jittery(Caller):
         RETRY_JITTER = True

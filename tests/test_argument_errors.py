@@ -1,0 +1,117 @@
+"""The exact error for each kind of bad argument, and how a URL with non-ASCII
+text is encoded for the wire (``sprockets_http._options``).
+
+``tests/test_hardening.py`` checks that every bad argument raises before
+anything is sent; here each error's text is pinned, as a caller reads it.
+"""
+
+from __future__ import annotations
+
+import fractions
+import math
+from typing import Any, Dict, List
+
+import pytest
+from tornado import web
+
+from sprockets_http import _options
+from sprockets_http.retry import RetryPolicy
+
+# A URL no test server listens on: a check that wrongly let a call through
+# would get a refused connection (retried without waiting: see ``sleeps``).
+NOWHERE = "http://127.0.0.1:1/"
+
+ERRORS: List[Any] = [
+    # The URL
+    ({"url": None}, "url must be a str (or an object whose str() is the URL), not NoneType"),
+    ({"url": b"http://127.0.0.1/"}, "url must be a str (or an object whose str() is the URL), not bytes"),
+    ({"url": "http:///\u00e4"}, "url: the URL 'http:///%C3%A4' has no host"),
+    ({"url": "http://[::1/\u00e4"}, "url 'http://[::1/\u00e4' is not a valid URL: Invalid IPv6 URL"),
+    ({"url": "http://a..\u00e4/"}, "url 'http://a..\u00e4/' has a host that is not a valid IDNA name"),
+    ({"url": "http://127.0.0.1:0/\u00e4"}, "url: the URL 'http://127.0.0.1:0/%C3%A4' has port 0"),
+    ({"url": "http://127.0.0.1:0/"}, "url: the URL 'http://127.0.0.1:0/' has port 0"),
+    # Timeouts: any real number (not a bool) that is finite and above 0
+    ({"request_timeout": "1"}, "request_timeout must be a number of seconds, not '1'"),
+    ({"request_timeout": True}, "request_timeout must be a number of seconds, not True"),
+    ({"connect_timeout": math.nan}, "connect_timeout must be a finite number of seconds > 0, not nan"),
+    (
+        {"total_timeout": fractions.Fraction(-1, 2)},
+        "total_timeout must be a finite number of seconds > 0, not Fraction(-1, 2)",
+    ),
+    # Headers: the name is shown (cut to 60 characters), never the value
+    ({"request_headers": {"X-Count": 3}}, "request header 'X-Count' must have a str value, not int"),
+    (
+        {"request_headers": {"X-" + "a" * 56: 3}},  # its repr: 60 characters
+        "request header 'X-" + "a" * 56 + "' must have a str value, not int",
+    ),
+    (
+        {"request_headers": {"X-" + "a" * 57: 3}},  # its repr: 61 characters
+        "request header 'X-" + "a" * 54 + "... must have a str value, not int",
+    ),
+    # A retry policy replaces the options it holds
+    ({"retry_policy": "fast"}, "retry_policy must be a RetryPolicy, not str"),
+    (
+        {"retry_policy": RetryPolicy(), "retry_timeout": 1, "max_http_attempts": 2},
+        "retry_policy replaces max_http_attempts, retry_timeout: give one or the other",
+    ),
+]
+
+
+def _error_id(case: Any) -> str:
+    # Printable ASCII ids without "::" or a backslash (tox -e mutation).
+    arguments, _message = case
+    name, value = next(iter(arguments.items()))
+    text = repr(value)[:30].encode("ascii", "replace").decode().replace("\\", "/")
+    return f"{name}={text}".replace("::", ": :")
+
+
+@pytest.mark.parametrize("case", ERRORS, ids=[_error_id(case) for case in ERRORS])
+async def test_each_bad_argument_has_its_own_error_text(caller, sleeps, case):
+    arguments: Dict[str, Any] = dict(case[0])
+    url = arguments.pop("url", NOWHERE)
+    with pytest.raises(ValueError) as raised:
+        await caller.http_fetch(url, **arguments)
+    assert str(raised.value) == case[1]
+    assert sleeps == []  # refused before the first attempt
+
+
+async def test_a_timeout_may_be_any_real_number_above_zero(caller, serve, sleeps):
+    class Ok(web.RequestHandler):
+        def get(self) -> None:
+            self.write("ok")
+
+    url = serve([("/", Ok)]) + "/"
+    # Not an int or a float: checked the long way. Half a second to connect
+    # on loopback; a connect that a busy machine makes slower is retried.
+    response = await caller.http_fetch(
+        url, connect_timeout=fractions.Fraction(1, 2), max_http_attempts=10
+    )
+    assert response.ok
+    response = await caller.http_fetch(url, total_timeout=fractions.Fraction(30))
+    assert response.ok
+
+
+# A URL with non-ASCII text, as it goes on the wire: the host in IDNA, the
+# userinfo, path, query and fragment percent-encoded as UTF-8, what is already
+# a URL's syntax (reserved characters, "%" escapes) left alone.
+ENCODED_URLS = [
+    ("http://b\u00fccher.example/", "http://xn--bcher-kva.example/"),
+    ("http://B\u00dcCHER.example:8080/x", "http://xn--bcher-kva.example:8080/x"),
+    ("http://[::1]:8080/\u00e4?x=\u00e4#\u00e4", "http://[::1]:8080/%C3%A4?x=%C3%A4#%C3%A4"),
+    ("http://127.0.0.1/caf\u00e9", "http://127.0.0.1/caf%C3%A9"),
+    ("http://us\u00e9r:p%41ss:w@h\u00f6st:81/p", "http://us%C3%A9r:p%41ss:w@xn--hst-sna:81/p"),
+    ("http://a@b:c@h\u00f6st/", "http://a%40b:c@xn--hst-sna/"),
+    (
+        "http://h/%20:@!$&'()*+,;=\u00e4?a=%20:@!$&'()*+,;=/?\u00e4#%20:@!$&'()*+,;=/?#[]~\u00e4",
+        "http://h/%20:@!$&'()*+,;=%C3%A4?a=%20:@!$&'()*+,;=/?%C3%A4"
+        "#%20:@!$&'()*+,;=/?#[]~%C3%A4",
+    ),
+    ('http://h/\u00e4 b<>"{}|^`\\', "http://h/%C3%A4%20b%3C%3E%22%7B%7D%7C%5E%60%5C"),
+]
+
+
+@pytest.mark.parametrize(
+    "given, sent", ENCODED_URLS, ids=[str(number) for number in range(len(ENCODED_URLS))]
+)
+def test_a_url_with_non_ascii_text_is_encoded_for_the_wire(given, sent):
+    assert _options.url(given) == sent
