@@ -250,18 +250,31 @@ def test_which_documents_may_hold_nanoseconds(data, expected):
 
 class FakeMsgpack:
     """msgpack's unpackb(timestamp=3) for an 8-byte timestamp, as releases
-    differ: exact, accepting 10**9 nanoseconds, or rounding them."""
+    differ: exact; accepting nanoseconds up to *limit* (10**9 - 1 is right);
+    rounding them to microseconds (and, with *clamp*, keeping the result
+    within the second); or reading only the low *seconds_bits* bits of the
+    seconds (34 is right)."""
 
-    def __init__(self, *, strict: bool = True, rounding: bool = False) -> None:
-        self.strict, self.rounding = strict, rounding
+    def __init__(
+        self,
+        *,
+        limit: int = 999_999_999,
+        rounding: bool = False,
+        clamp: bool = False,
+        seconds_bits: int = 34,
+    ) -> None:
+        self.limit, self.rounding, self.clamp = limit, rounding, clamp
+        self.seconds_bits = seconds_bits
 
     def unpackb(self, data: bytes, timestamp: int) -> datetime.datetime:
         assert timestamp == 3 and data[:2] == b"\xd7\xff" and len(data) == 10
         packed = int.from_bytes(data[2:], "big")
-        seconds, nanoseconds = packed & (2**34 - 1), packed >> 34
-        if self.strict and nanoseconds > 999_999_999:
+        seconds, nanoseconds = packed & (2**self.seconds_bits - 1), packed >> 34
+        if nanoseconds > self.limit:
             raise ValueError("nanoseconds out of range")
         micro = round(nanoseconds / 1000) if self.rounding else nanoseconds // 1000
+        if self.clamp:
+            micro = min(micro, 999_999)
         epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
         return epoch + datetime.timedelta(seconds=seconds, microseconds=micro)
 
@@ -270,9 +283,13 @@ class FakeMsgpack:
     "fake, exact",
     [
         (FakeMsgpack(), True),
-        (FakeMsgpack(strict=False), False),
-        (FakeMsgpack(rounding=True), False),
+        (FakeMsgpack(limit=2**30), False),  # accepts anything 30 bits hold
+        (FakeMsgpack(limit=1_000_000_000), False),  # off by one
+        (FakeMsgpack(rounding=True), False),  # wrong at 501 ns and at the largest
+        (FakeMsgpack(rounding=True, clamp=True), False),  # wrong at 501 ns only
+        (FakeMsgpack(seconds_bits=32), False),  # wrong at the largest only
     ],
+    ids=["exact", "lenient", "off-by-one", "rounding", "rounding-clamped", "32-bit-seconds"],
 )
 def test_the_probe_of_msgpacks_datetimes(monkeypatch, fake, exact):
     monkeypatch.setattr(content, "_msgpack", fake)

@@ -664,6 +664,95 @@ async def test_a_cancelled_call_waiting_for_a_simple_client_slot_is_never_sent(c
     assert response.attempts == 1 and response.code == 599
 
 
+async def _until(condition: Any) -> None:
+    for _ in range(1000):  # up to 10 s: a busy machine is slow
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+
+
+class Held:
+    """Answers each request once released; notes the paths whose connection
+    the client closed first."""
+
+    def __init__(self) -> None:
+        self.arrived: List[str] = []
+        self.closed: List[str] = []
+        self.release = asyncio.Event()
+
+    async def __call__(self, reader, writer) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        path = head.split(b" ")[1].decode("ascii")
+        self.arrived.append(path)
+        closed = asyncio.ensure_future(reader.read(1))
+        released = asyncio.ensure_future(self.release.wait())
+        try:
+            await asyncio.wait({closed, released}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            released.cancel()
+        if closed.done() and closed.result() == b"":
+            self.closed.append(path)
+            return
+        closed.cancel()
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+
+
+async def test_cancelling_one_curl_transfer_aborts_that_one_only(caller):
+    httpclient.AsyncHTTPClient.configure("tornado.curl_httpclient.CurlAsyncHTTPClient")
+    try:
+        held = Held()
+        async with RawServer(held) as server:
+            calls = {}
+            for number, name in enumerate(["/one", "/two", "/three"], 1):
+                calls[name] = asyncio.ensure_future(
+                    caller.http_fetch(server.url + name, request_timeout=30)
+                )
+                await _until(lambda: len(held.arrived) == number)  # noqa: B023
+            calls["/two"].cancel()
+            await asyncio.gather(calls["/two"], return_exceptions=True)
+            await _until(lambda: held.closed)
+            assert held.closed == ["/two"]  # its transfer aborted, its connection closed
+            held.release.set()
+            for name in ("/one", "/three"):
+                response = await asyncio.wait_for(calls[name], timeout=10)
+                assert response.ok and response.attempts == 1
+    finally:
+        httpclient.AsyncHTTPClient.configure(None)
+
+
+async def test_a_cancelled_call_waiting_for_a_curl_client_slot_is_never_sent(
+    caller, monkeypatch
+):
+    monkeypatch.setenv("HTTP_MAX_CLIENTS", "1")  # read when the loop's client is made
+    httpclient.AsyncHTTPClient.configure("tornado.curl_httpclient.CurlAsyncHTTPClient")
+    try:
+        held = Held()
+        async with RawServer(held) as server:
+            first = asyncio.ensure_future(
+                caller.http_fetch(server.url + "/first", request_timeout=30)
+            )
+            await _until(lambda: held.arrived)
+            client = httpclient.AsyncHTTPClient()
+            queued = asyncio.ensure_future(
+                caller.http_fetch(server.url + "/queued", request_timeout=30)
+            )
+            await _until(lambda: client._requests)
+            assert len(client._requests) == 1  # queued behind the first
+            queued.cancel()
+            await asyncio.gather(queued, return_exceptions=True)
+            held.release.set()
+            response = await asyncio.wait_for(first, timeout=10)
+            # Had the cancelled one stayed queued, it would go out before this.
+            last = await asyncio.wait_for(
+                caller.http_fetch(server.url + "/last", request_timeout=30), timeout=10
+            )
+        assert response.ok and last.ok
+        assert held.arrived == ["/first", "/last"]
+    finally:
+        httpclient.AsyncHTTPClient.configure(None)
+
+
 async def test_a_cancelled_call_ends_its_events(caller):
     from sprockets_http import events
 
