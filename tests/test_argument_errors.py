@@ -20,26 +20,39 @@ from sprockets_http.retry import RetryPolicy
 # A URL no test server listens on: a check that wrongly let a call through
 # would get a refused connection (retried without waiting: see ``sleeps``).
 NOWHERE = "http://127.0.0.1:1/"
+NOT_A_URL = "url must be a str (or an object whose str() is the URL), not "
 
 ERRORS: List[Any] = [
     # The URL
-    ({"url": None}, "url must be a str (or an object whose str() is the URL), not NoneType"),
-    ({"url": b"http://127.0.0.1/"}, "url must be a str (or an object whose str() is the URL), not bytes"),
+    ({"url": None}, f"{NOT_A_URL}NoneType"),
+    ({"url": b"http://127.0.0.1/"}, f"{NOT_A_URL}bytes"),
     ({"url": "http:///\u00e4"}, "url: the URL 'http:///%C3%A4' has no host"),
-    ({"url": "http://[::1/\u00e4"}, "url 'http://[::1/\u00e4' is not a valid URL: Invalid IPv6 URL"),
-    ({"url": "http://a..\u00e4/"}, "url 'http://a..\u00e4/' has a host that is not a valid IDNA name"),
+    (
+        {"url": "http://[::1/\u00e4"},
+        "url 'http://[::1/\u00e4' is not a valid URL: Invalid IPv6 URL",
+    ),
+    (
+        {"url": "http://a..\u00e4/"},
+        "url 'http://a..\u00e4/' has a host that is not a valid IDNA name",
+    ),
     ({"url": "http://127.0.0.1:0/\u00e4"}, "url: the URL 'http://127.0.0.1:0/%C3%A4' has port 0"),
     ({"url": "http://127.0.0.1:0/"}, "url: the URL 'http://127.0.0.1:0/' has port 0"),
     # Timeouts: any real number (not a bool) that is finite and above 0
     ({"request_timeout": "1"}, "request_timeout must be a number of seconds, not '1'"),
     ({"request_timeout": True}, "request_timeout must be a number of seconds, not True"),
-    ({"connect_timeout": math.nan}, "connect_timeout must be a finite number of seconds > 0, not nan"),
+    (
+        {"connect_timeout": math.nan},
+        "connect_timeout must be a finite number of seconds > 0, not nan",
+    ),
     (
         {"total_timeout": fractions.Fraction(-1, 2)},
         "total_timeout must be a finite number of seconds > 0, not Fraction(-1, 2)",
     ),
     # Headers: the name is shown (cut to 60 characters), never the value
-    ({"request_headers": {"X-Count": 3}}, "request header 'X-Count' must have a str value, not int"),
+    (
+        {"request_headers": {"X-Count": 3}},
+        "request header 'X-Count' must have a str value, not int",
+    ),
     (
         {"request_headers": {"X-" + "a" * 56: 3}},  # its repr: 60 characters
         "request header 'X-" + "a" * 56 + "' must have a str value, not int",

@@ -25,9 +25,15 @@ from typing import Any, Dict, List
 import pytest
 import trustme
 from rawserver import RawServer, read_request, reset
-from tornado import httpclient, httpserver, httputil, web
+from tornado import httpclient, httpserver, httputil, simple_httpclient, web
 
-from sprockets_http import IDEMPOTENT_METHODS, HTTPResponse, RetryBudget, RetryPolicy
+from sprockets_http import (
+    IDEMPOTENT_METHODS,
+    HTTPResponse,
+    RetryBudget,
+    RetryPolicy,
+    _transport,
+)
 
 SECRET = "s3cret-T0KEN-value"
 
@@ -721,11 +727,27 @@ async def test_cancelling_one_curl_transfer_aborts_that_one_only(caller):
         httpclient.AsyncHTTPClient.configure(None)
 
 
-async def test_a_cancelled_call_waiting_for_a_curl_client_slot_is_never_sent(
-    caller, monkeypatch
+class WrappedFetch(simple_httpclient.SimpleAsyncHTTPClient):
+    """A client whose ``fetch`` is wrapped (as an instrumentation does): its
+    queue holds ``fetch``'s request proxies, not the requests."""
+
+    def fetch(self, request, raise_error=True, **kwargs):  # type: ignore[override]
+        return super().fetch(request, raise_error=raise_error, **kwargs)
+
+
+CLIENT_CLASSES = {
+    "simple": None,
+    "wrapped": WrappedFetch,
+    "curl": "tornado.curl_httpclient.CurlAsyncHTTPClient",
+}
+
+
+@pytest.mark.parametrize("kind", list(CLIENT_CLASSES))
+async def test_a_cancelled_call_waiting_for_a_slot_leaves_the_queue_without_being_sent(
+    caller, monkeypatch, kind
 ):
     monkeypatch.setenv("HTTP_MAX_CLIENTS", "1")  # read when the loop's client is made
-    httpclient.AsyncHTTPClient.configure("tornado.curl_httpclient.CurlAsyncHTTPClient")
+    httpclient.AsyncHTTPClient.configure(CLIENT_CLASSES[kind])
     try:
         held = Held()
         async with RawServer(held) as server:
@@ -734,23 +756,51 @@ async def test_a_cancelled_call_waiting_for_a_curl_client_slot_is_never_sent(
             )
             await _until(lambda: held.arrived)
             client = httpclient.AsyncHTTPClient()
-            queued = asyncio.ensure_future(
-                caller.http_fetch(server.url + "/queued", request_timeout=30)
+
+            def queued() -> int:
+                return len(client._requests if kind == "curl" else client.waiting)
+
+            second, third = (
+                asyncio.ensure_future(caller.http_fetch(server.url + path, request_timeout=30))
+                for path in ("/second", "/third")
             )
-            await _until(lambda: client._requests)
-            assert len(client._requests) == 1  # queued behind the first
-            queued.cancel()
-            await asyncio.gather(queued, return_exceptions=True)
+            await _until(lambda: queued() == 2)
+            assert queued() == 2  # both behind the first
+            third.cancel()
+            await asyncio.gather(third, return_exceptions=True)
+            assert queued() == 1
             held.release.set()
-            response = await asyncio.wait_for(first, timeout=10)
-            # Had the cancelled one stayed queued, it would go out before this.
-            last = await asyncio.wait_for(
-                caller.http_fetch(server.url + "/last", request_timeout=30), timeout=10
-            )
-        assert response.ok and last.ok
-        assert held.arrived == ["/first", "/last"]
+            responses = [await asyncio.wait_for(call, timeout=10) for call in (first, second)]
+        assert [response.code for response in responses] == [200, 200]
+        assert held.arrived == ["/first", "/second"]
     finally:
         httpclient.AsyncHTTPClient.configure(None)
+
+
+async def test_a_slot_that_cannot_be_given_back_is_logged_at_debug(
+    caller, monkeypatch, caplog
+):
+    # Giving a slot back reads the client's private state: if a Tornado
+    # release changes it, the cancellation still goes through.
+    def changed(found, request):
+        raise AttributeError("no such queue in this Tornado")
+
+    monkeypatch.setattr(_transport, "_release_simple", changed)
+    caplog.set_level(logging.DEBUG, logger="sprockets_http")
+    held = Held()
+    async with RawServer(held) as server:
+        call = asyncio.ensure_future(caller.http_fetch(server.url + "/", request_timeout=30))
+        await _until(lambda: held.arrived)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+    [record] = [
+        record
+        for record in caplog.records
+        if record.exc_info and str(record.exc_info[1]) == "no such queue in this Tornado"
+    ]
+    assert record.levelno == logging.DEBUG
+    assert record.getMessage() == "Could not release the client slot of a cancelled request"
 
 
 async def test_a_cancelled_call_ends_its_events(caller):

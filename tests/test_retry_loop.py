@@ -9,10 +9,12 @@ each test also states how many requests the call made.
 
 from __future__ import annotations
 
+import collections
 import email.utils
 import socket
 import ssl
 import time
+import types
 from typing import List, NamedTuple
 
 import pytest
@@ -195,6 +197,19 @@ async def test_modify_for_retry_return_value_is_used(scripted_upstream, caller, 
     assert seen.headers["X-Moved"] == "1"
     assert seen.raw_body == b"new body"
     assert sleeps == [3]
+
+
+@pytest.mark.parametrize("kind", [collections.OrderedDict, types.MappingProxyType])
+async def test_modify_for_retry_may_return_any_mapping_of_headers(upstream, sleeps, kind):
+    class Rebuilding(Caller):
+        def _http_req_modify_for_retry(self, response, attempt, url, headers, body):
+            return url, kind({"X-Rebuilt": str(attempt), "Accept": "text/plain"}), body
+
+    script = upstream(503, 200)
+    response = await Rebuilding().http_fetch(script.url)
+    assert response.ok and response.attempts == 2
+    retried = script.requests[1].headers
+    assert retried["X-Rebuilt"] == "1" and retried["Accept"] == "text/plain"
 
 
 # --- point 6/7: connection errors -----------------------------------------------
