@@ -341,7 +341,15 @@ def test_the_python_decoder_at_the_edges_of_each_type(data, expected):
     [
         (b"\xc7\x03\xff\x00\x00\x00", "invalid timestamp data (length 3)"),
         (b"\x81\x80\x01", "unhashable map key: {}"),
+        (b"\xc1", "invalid msgpack type byte 0xc1"),  # the one byte msgpack never uses
+        (b"\x00\x00", "extra data after the msgpack document"),
+        (b"\xa3ab", "the msgpack document is cut short"),  # fixstr 3, 2 bytes
+        (b"\xd9\x03ab", "the msgpack document is cut short"),  # str 8
+        (b"\xda\x00\x03ab", "the msgpack document is cut short"),  # str 16
+        (b"\xdb\x80\x00\x00\x00", "the msgpack document is cut short"),  # 2**31, unsigned
+        (b"\xc6\xff\xff\xff\xffa", "the msgpack document is cut short"),  # bin 32
     ],
+    ids=["ext-3", "map-key", "c1", "extra", "fixstr", "str8", "str16", "str32", "bin32"],
 )
 def test_the_python_decoder_says_what_is_wrong(data, message):
     with pytest.raises(ValueError) as raised:
