@@ -112,6 +112,7 @@ ENCODED_URLS = [
     ("http://B\u00dcCHER.example:8080/x", "http://xn--bcher-kva.example:8080/x"),
     ("http://[::1]:8080/\u00e4?x=\u00e4#\u00e4", "http://[::1]:8080/%C3%A4?x=%C3%A4#%C3%A4"),
     ("http://127.0.0.1/caf\u00e9", "http://127.0.0.1/caf%C3%A9"),
+    ("http://a..b/\u00e4", "http://a..b/%C3%A4"),  # an ASCII host is left as it is
     ("http://us\u00e9r:p%41ss:w@h\u00f6st:81/p", "http://us%C3%A9r:p%41ss:w@xn--hst-sna:81/p"),
     ("http://a@b:c@h\u00f6st/", "http://a%40b:c@xn--hst-sna/"),
     (
