@@ -214,7 +214,21 @@ def copy_headers(request_headers: Optional[Mapping[str, str]]) -> Any:
     if isinstance(request_headers, httputil.HTTPHeaders):
         copied = httputil.HTTPHeaders()
         for name, value in request_headers.get_all():
-            copied.add(name, value)
+            try:
+                copied.add(name, value)
+            except httputil.HTTPInputError:
+                pass
+            else:
+                continue
+            # Tornado 6.3+ checks what add() is given (not what item
+            # assignment is), and its message shows the value, which may be a
+            # credential: say what is wrong naming the header only (and
+            # outside the except block, so that no traceback shows it).
+            check_headers({name: value})
+            raise ValueError(
+                f"request headers: Tornado refuses the value of the header "
+                f"{_safe_name(name)} (the value is not shown)"
+            )
         return copied
     if not isinstance(request_headers, Mapping):
         raise ValueError(

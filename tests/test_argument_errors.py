@@ -12,7 +12,7 @@ import math
 from typing import Any, Dict, List
 
 import pytest
-from tornado import web
+from tornado import httputil, web
 
 from sprockets_http import _options
 from sprockets_http.retry import RetryPolicy
@@ -102,6 +102,44 @@ async def test_a_timeout_may_be_any_real_number_above_zero(caller, serve, sleeps
     assert response.ok
     response = await caller.http_fetch(url, total_timeout=fractions.Fraction(30))
     assert response.ok
+
+
+def _headers_set_by_item(name: str, value: str) -> httputil.HTTPHeaders:
+    # HTTPHeaders.add checks the value (Tornado 6.3+); item assignment does not.
+    headers = httputil.HTTPHeaders()
+    headers[name] = value
+    headers.add(name, "Bearer ok")
+    return headers
+
+
+@pytest.mark.parametrize(
+    "value, problem",
+    [
+        ("\u2603 s3cret", "contains a character that is not Latin-1 at index 0 of 8"),
+        ("s3cret\x01", "contains a control character at index 6 of 7"),
+        (" s3cret", None),  # Latin-1, but Tornado refuses the space before it
+    ],
+    ids=["not-latin-1", "control", "leading-space"],
+)
+async def test_a_bad_value_in_http_headers_is_refused_without_showing_it(
+    caller, sleeps, value, problem
+):
+    with pytest.raises(ValueError) as raised:
+        await caller.http_fetch(
+            NOWHERE, request_headers=_headers_set_by_item("Authorization", value)
+        )
+    if problem is None:
+        assert str(raised.value) == (
+            "request headers: Tornado refuses the value of the header 'Authorization' "
+            "(the value is not shown)"
+        )
+    else:
+        assert str(raised.value) == (
+            f"request headers: the value of the header 'Authorization' {problem} "
+            "(the value is not shown)"
+        )
+    # Nor does the traceback: no exception that shows the value is chained.
+    assert "s3cret" not in str(raised.value) and raised.value.__context__ is None
 
 
 # A URL with non-ASCII text, as it goes on the wire: the host in IDNA, the
