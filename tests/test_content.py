@@ -355,3 +355,16 @@ def test_the_python_decoder_says_what_is_wrong(data, message):
     with pytest.raises(ValueError) as raised:
         content._unpack_python(data)
     assert str(raised.value) == message
+
+
+def test_without_the_msgpack_extension_the_python_decoder_is_the_default(monkeypatch):
+    monkeypatch.setattr(content, "_msgpack", None)
+    # Restored after the test, as they are now.
+    monkeypatch.setattr(content, "_pack", content._pack)
+    monkeypatch.setattr(content, "_unpack", content._unpack)
+    content._use_backend(None)
+    assert content.msgpack_backend() == "umsgpack"
+    assert content.msgpack_unpackb(b"\x92\x01\xa1a") == [1, "a"]
+    with pytest.raises(RuntimeError) as raised:
+        content._use_backend("msgpack")
+    assert str(raised.value) == "msgpack (the fast extra) is not installed"
