@@ -368,3 +368,23 @@ def test_without_the_msgpack_extension_the_python_decoder_is_the_default(monkeyp
     with pytest.raises(RuntimeError) as raised:
         content._use_backend("msgpack")
     assert str(raised.value) == "msgpack (the fast extra) is not installed"
+
+
+@pytest.mark.parametrize("backend", ["msgpack", "umsgpack"])
+def test_each_backend_packs_bytes_as_bin_and_refuses_a_map_as_a_key(monkeypatch, backend):
+    monkeypatch.setattr(content, "_pack", content._pack)
+    monkeypatch.setattr(content, "_unpack", content._unpack)
+    content._use_backend(backend)
+    # bin 8 (0xc4), not str: bytes that are not UTF-8 survive the round trip.
+    assert content.msgpack_packb(b"\xff\x00") == b"\xc4\x02\xff\x00"
+    assert content.msgpack_unpackb(b"\xc4\x02\xff\x00") == b"\xff\x00"
+    with pytest.raises(ValueError) as raised:
+        content.msgpack_unpackb(b"\x81\x80\x01")  # {{}: 1}
+    assert str(raised.value) == "unhashable map key: {}"
+
+
+def test_an_unknown_msgpack_backend_is_named_in_the_error():
+    with pytest.raises(ValueError) as raised:
+        content._use_backend("nope")
+    assert str(raised.value) == "unknown msgpack backend 'nope': use 'msgpack' or 'umsgpack'"
+    assert content.msgpack_backend() in ("msgpack", "umsgpack")  # unchanged

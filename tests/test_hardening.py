@@ -16,10 +16,12 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import math
 import socket
 import ssl
+import types
 from typing import Any, Dict, List
 
 import pytest
@@ -801,6 +803,51 @@ async def test_a_slot_that_cannot_be_given_back_is_logged_at_debug(
     ]
     assert record.levelno == logging.DEBUG
     assert record.getMessage() == "Could not release the client slot of a cancelled request"
+
+
+async def test_the_callers_prepare_curl_callback_runs_on_a_request_sent_on_a_new_connection(
+    caller, serve
+):
+    # A POST with one attempt is sent on a new connection (FRESH_CONNECT);
+    # the caller's own callback still gets the handle, and runs after.
+    pycurl = pytest.importorskip("pycurl")
+    referers: List[Any] = []
+
+    class Echo(web.RequestHandler):
+        def post(self):
+            referers.append(self.request.headers.get("Referer"))
+
+    url = serve([(r"/", Echo)]) + "/"
+    httpclient.AsyncHTTPClient.configure("tornado.curl_httpclient.CurlAsyncHTTPClient")
+    try:
+        response = await caller.http_fetch(
+            url,
+            method="POST",
+            body={"a": 1},
+            max_http_attempts=1,
+            prepare_curl_callback=lambda curl: curl.setopt(
+                pycurl.REFERER, "http://prepared.example/"
+            ),
+        )
+    finally:
+        httpclient.AsyncHTTPClient.configure(None)
+    assert response.ok
+    assert referers == ["http://prepared.example/"]
+
+
+async def test_request_headers_may_be_any_mapping(caller, serve, client_kind):
+    seen: List[Any] = []
+
+    class Echo(web.RequestHandler):
+        def get(self):
+            seen.append(self.request.headers.get("X-Mapped"))
+
+    url = serve([(r"/", Echo)]) + "/"
+    mappings = (types.MappingProxyType({"X-Mapped": "1"}), collections.OrderedDict({"X-Mapped": "2"}))
+    for headers in mappings:
+        response = await caller.http_fetch(url, request_headers=headers)
+        assert response.ok
+    assert seen == ["1", "2"]
 
 
 async def test_a_cancelled_call_ends_its_events(caller):
