@@ -843,7 +843,10 @@ async def test_request_headers_may_be_any_mapping(caller, serve, client_kind):
             seen.append(self.request.headers.get("X-Mapped"))
 
     url = serve([(r"/", Echo)]) + "/"
-    mappings = (types.MappingProxyType({"X-Mapped": "1"}), collections.OrderedDict({"X-Mapped": "2"}))
+    mappings = (
+        types.MappingProxyType({"X-Mapped": "1"}),
+        collections.OrderedDict({"X-Mapped": "2"}),
+    )
     for headers in mappings:
         response = await caller.http_fetch(url, request_headers=headers)
         assert response.ok
