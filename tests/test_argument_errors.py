@@ -50,6 +50,10 @@ ERRORS: List[Any] = [
     ),
     # Headers: the name is shown (cut to 60 characters), never the value
     (
+        {"request_headers": ["Accept: text/plain"]},
+        "request_headers must be a mapping of names to values, not list",
+    ),
+    (
         {"request_headers": {"X-Count": 3}},
         "request header 'X-Count' must have a str value, not int",
     ),
