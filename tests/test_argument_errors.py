@@ -65,6 +65,11 @@ ERRORS: List[Any] = [
         {"request_headers": {"X-" + "a" * 57: 3}},  # its repr: 61 characters
         "request header 'X-" + "a" * 54 + "... must have a str value, not int",
     ),
+    # Client options one client does not have
+    (
+        {"network_interface": "eth0"},
+        "network_interface must be an IP address with the simple client, not 'eth0'",
+    ),
     # A retry policy replaces the options it holds
     ({"retry_policy": "fast"}, "retry_policy must be a RetryPolicy, not str"),
     (
@@ -105,6 +110,26 @@ async def test_a_timeout_may_be_any_real_number_above_zero(caller, serve, sleeps
     )
     assert response.ok
     response = await caller.http_fetch(url, total_timeout=fractions.Fraction(30))
+    assert response.ok
+
+
+async def test_a_keyword_fetch_does_not_take_is_a_type_error_naming_each(caller, sleeps):
+    with pytest.raises(TypeError) as raised:
+        await caller.http_fetch(NOWHERE, timeout=3, follow=True)
+    assert str(raised.value) == (
+        "http_fetch() got keyword arguments that fetch does not take: follow, timeout"
+    )
+    assert sleeps == []
+
+
+async def test_the_simple_client_takes_an_ip_address_as_its_network_interface(caller, serve):
+    class Ok(web.RequestHandler):
+        def get(self) -> None:
+            self.write("ok")
+
+    response = await caller.http_fetch(
+        serve([("/", Ok)]) + "/", network_interface="127.0.0.1"
+    )
     assert response.ok
 
 
