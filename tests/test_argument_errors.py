@@ -133,6 +133,35 @@ async def test_the_simple_client_takes_an_ip_address_as_its_network_interface(ca
     assert response.ok
 
 
+AUTH_MODES = {
+    "simple": (["basic"], "digest", "auth_mode must be one of basic, not 'digest'"),
+    "curl": (["basic", "digest"], "ntlm", "auth_mode must be one of basic, digest, not 'ntlm'"),
+}
+
+
+async def test_each_client_takes_its_own_auth_modes(caller, serve, sleeps, client_kind):
+    seen: List[Any] = []
+
+    class Ok(web.RequestHandler):
+        def get(self) -> None:
+            seen.append(self.request.headers.get("Authorization"))
+            self.write("ok")
+
+    url = serve([("/", Ok)]) + "/"
+    taken, refused, message = AUTH_MODES[client_kind]
+    for mode in taken:
+        response = await caller.http_fetch(
+            url, auth_username="user", auth_password="pw", auth_mode=mode
+        )
+        assert response.ok
+    # Basic sends its header at once; digest waits for a challenge (none here).
+    assert seen == ["Basic dXNlcjpwdw=="] + [None] * (len(taken) - 1)
+    with pytest.raises(ValueError) as raised:
+        await caller.http_fetch(url, auth_username="user", auth_password="pw", auth_mode=refused)
+    assert str(raised.value) == message
+    assert len(seen) == len(taken)  # the refused one was never sent
+
+
 def _headers_set_by_item(name: str, value: str) -> httputil.HTTPHeaders:
     # HTTPHeaders.add checks the value (Tornado 6.3+); item assignment does not.
     headers = httputil.HTTPHeaders()
