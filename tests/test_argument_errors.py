@@ -65,6 +65,9 @@ ERRORS: List[Any] = [
         {"request_headers": {"X-" + "a" * 57: 3}},  # its repr: 61 characters
         "request header 'X-" + "a" * 54 + "... must have a str value, not int",
     ),
+    # Credentials: str or None, and never shown
+    ({"auth_username": 42}, "auth_username must be a str or None, not int"),
+    ({"auth_password": b"s3cret"}, "auth_password must be a str or None, not bytes"),
     # Client options one client does not have
     (
         {"network_interface": "eth0"},
@@ -160,6 +163,18 @@ async def test_each_client_takes_its_own_auth_modes(caller, serve, sleeps, clien
         await caller.http_fetch(url, auth_username="user", auth_password="pw", auth_mode=refused)
     assert str(raised.value) == message
     assert len(seen) == len(taken)  # the refused one was never sent
+
+
+@pytest.mark.parametrize("body", [bytearray(b"\x00raw\xff"), memoryview(b"\x00raw\xff")])
+async def test_a_bytearray_or_memoryview_body_is_sent_as_its_bytes(caller, serve, body):
+    received: List[bytes] = []
+
+    class Echo(web.RequestHandler):
+        def post(self) -> None:
+            received.append(self.request.body)
+
+    response = await caller.http_fetch(serve([("/", Echo)]) + "/", method="POST", body=body)
+    assert response.ok and received == [b"\x00raw\xff"]
 
 
 def _headers_set_by_item(name: str, value: str) -> httputil.HTTPHeaders:
