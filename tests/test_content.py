@@ -7,6 +7,7 @@ import base64
 import datetime
 import json
 import uuid
+from typing import Any, List
 
 import pytest
 import umsgpack
@@ -388,3 +389,34 @@ def test_an_unknown_msgpack_backend_is_named_in_the_error():
         content._use_backend("nope")
     assert str(raised.value) == "unknown msgpack backend 'nope': use 'msgpack' or 'umsgpack'"
     assert content.msgpack_backend() in ("msgpack", "umsgpack")  # unchanged
+
+
+def _nested(depth: int) -> List[Any]:
+    value: List[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "value, content_type, message",
+    [
+        (
+            _nested(100_000),
+            "application/json",
+            "cannot serialize the request body as application/json: it is nested too deeply "
+            "(or refers to itself)",
+        ),
+        (
+            {"a": 1},
+            "text/plain",
+            "cannot serialize a dict request body for Content-Type text/plain: only JSON and "
+            "msgpack types are supported",
+        ),
+    ],
+    ids=["too-deep", "not-json-or-msgpack"],
+)
+def test_a_body_that_cannot_be_encoded_says_why(value, content_type, message):
+    with pytest.raises(ValueError) as raised:
+        content.encode_body(value, content_type)
+    assert str(raised.value) == message
