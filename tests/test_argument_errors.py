@@ -177,6 +177,33 @@ async def test_a_bytearray_or_memoryview_body_is_sent_as_its_bytes(caller, serve
     assert response.ok and received == [b"\x00raw\xff"]
 
 
+CURL_GET = "a GET request cannot have a body with the curl client"
+BODY_RULES = [
+    # (client, arguments, message)
+    ("simple", {"method": "POST"}, "a POST request needs a body (pass body=..., or "
+     "allow_nonstandard_methods=True to send it without one)"),
+    ("simple", {"body": {"a": 1}}, "a GET request cannot have a body (unless "
+     "allow_nonstandard_methods=True)"),
+    ("curl", {"body": {"a": 1}}, CURL_GET),
+    ("curl", {"body": {"a": 1}, "allow_nonstandard_methods": True}, CURL_GET),
+]
+
+
+@pytest.mark.parametrize(
+    "client_kind, arguments, message",
+    BODY_RULES,
+    ids=["post-without", "get-with", "curl-get-with", "curl-get-with-nonstandard"],
+    indirect=["client_kind"],
+)
+async def test_a_body_the_method_or_client_cannot_send_is_refused(
+    caller, sleeps, client_kind, arguments, message
+):
+    with pytest.raises(ValueError) as raised:
+        await caller.http_fetch(NOWHERE, **arguments)
+    assert str(raised.value) == message
+    assert sleeps == []
+
+
 def _headers_set_by_item(name: str, value: str) -> httputil.HTTPHeaders:
     # HTTPHeaders.add checks the value (Tornado 6.3+); item assignment does not.
     headers = httputil.HTTPHeaders()
