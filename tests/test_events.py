@@ -340,3 +340,19 @@ async def test_each_failing_subscriber_is_logged_once_hashable_or_not(
         for name in (repr(broken), "<first>", "<second>")
     ]
     assert [str(record.exc_info[1]) for record in errors] == ["broken", "first", "second"]
+
+
+async def test_after_a_retry_hook_moves_the_call_events_name_the_new_url(
+    scripted_upstream, recorded, sleeps
+):
+    scripted_upstream.route("GET", "/first", 503)
+    scripted_upstream.route("GET", "/moved", 200)
+
+    class Moving(Caller):
+        def _http_req_modify_for_retry(self, response, attempt, url, headers, body):
+            return f"{scripted_upstream.url}/moved", headers, body
+
+    response = await Moving().http_fetch(f"{scripted_upstream.url}/first")
+    assert response.ok
+    [ended] = [event for event in recorded if isinstance(event, events.CallEnded)]
+    assert ended.call.url == f"{scripted_upstream.url}/moved"
