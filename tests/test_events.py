@@ -356,3 +356,24 @@ async def test_after_a_retry_hook_moves_the_call_events_name_the_new_url(
     assert response.ok
     [ended] = [event for event in recorded if isinstance(event, events.CallEnded)]
     assert ended.call.url == f"{scripted_upstream.url}/moved"
+
+
+async def test_after_a_retry_hook_changes_a_credential_both_stay_scrubbed(upstream, sleeps):
+    texts: List[str] = []
+
+    def describe(event):
+        if isinstance(event, events.AttemptEnded):
+            error = RuntimeError("tokens: OLD-s3cret NEW-s3cret")
+            texts.append(event.call.describe_error(error))
+
+    class Rotating(Caller):
+        def _http_req_modify_for_retry(self, response, attempt, url, headers, body):
+            return url, dict(headers, Authorization="Bearer NEW-s3cret"), body
+
+    with events.subscribed(describe):
+        response = await Rotating().http_fetch(
+            upstream(503, 200), request_headers={"Authorization": "Bearer OLD-s3cret"}
+        )
+    assert response.ok and len(texts) == 2
+    assert "OLD-s3cret" not in texts[0]
+    assert "OLD-s3cret" not in texts[1] and "NEW-s3cret" not in texts[1]
