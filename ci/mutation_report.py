@@ -13,7 +13,8 @@ notice because behaviour does not change. The score is
 
 Each line of the list is ``MUTANT :: MUTATED LINE :: WHY``: mutmut's name of
 the mutant, the line as the mutant has it (whitespace ignored), and one
-sentence saying why the mutant is equivalent. Mutant names are numbered per
+sentence saying why the mutant is equivalent (for a mutant that only removes
+a line, ``removed: LINE``). Mutant names are numbered per
 function, so when a function changes the numbers move: a listed name whose
 mutant no longer has that line is reported as stale (judge it again), and
 never counted as equivalent.
@@ -79,10 +80,13 @@ def mutated_lines(name: str, module_path: str) -> Optional[List[str]]:
         diff = get_diff_for_mutant(name, path=module_path)
     except Exception:  # noqa: BLE001 - a mutant mutmut cannot show is "unknown"
         return None
+    lines = diff.splitlines()
+    added = [_normal(line[1:]) for line in lines if line[:1] == "+" and line[:3] != "+++"]
+    if added:
+        return added
+    # A mutant that only removes a line (an argument): "removed: LINE".
     return [
-        _normal(line[1:])
-        for line in diff.splitlines()
-        if line.startswith("+") and not line.startswith("+++")
+        "removed: " + _normal(line[1:]) for line in lines if line[:1] == "-" and line[:3] != "---"
     ]
 
 

@@ -82,6 +82,28 @@ if _UNDER_MUTMUT:
 
 
 @pytest.fixture(autouse=True)
+def _caches_start_empty(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each test starts with the package's per-process caches empty, as in a
+    # new process: a test sees the code that fills them run, whichever tests
+    # ran before it. (mutmut relies on this: it learns which tests run a
+    # function from one run of the whole suite, then tests each mutant in a
+    # process forked from that run, where a filled cache would hide the
+    # mutated code.)
+    from sprockets_http import _options, _transport, events, mixin
+
+    monkeypatch.setattr(_options, "_good_urls", set())
+    monkeypatch.setattr(_options, "_good_names", set())
+    monkeypatch.setattr(_transport, "_env_cache", {})
+    monkeypatch.setattr(_transport, "_last", (None, None))
+    monkeypatch.setattr(_transport, "_curl_classes", {})
+    monkeypatch.setattr(mixin, "_policies", {})
+    monkeypatch.setattr(events, "_dispatch_cache", {})
+    monkeypatch.setattr(events, "_otel_configured", events._load_otel)
+    monkeypatch.setattr(events, "_otel_subscribers", ((), ()))
+    monkeypatch.setattr(events, "_failed", set())
+
+
+@pytest.fixture(autouse=True)
 def _coroutine_tests_run_on_io_loop(request: pytest.FixtureRequest) -> None:
     # pytest-tornasync runs a coroutine test on the io_loop fixture when the
     # test names it, else on IOLoop.current(). With Tornado 6.2 there is no

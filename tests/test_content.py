@@ -7,6 +7,7 @@ import base64
 import datetime
 import json
 import uuid
+from typing import Any, List
 
 import pytest
 import umsgpack
@@ -250,18 +251,31 @@ def test_which_documents_may_hold_nanoseconds(data, expected):
 
 class FakeMsgpack:
     """msgpack's unpackb(timestamp=3) for an 8-byte timestamp, as releases
-    differ: exact, accepting 10**9 nanoseconds, or rounding them."""
+    differ: exact; accepting nanoseconds up to *limit* (10**9 - 1 is right);
+    rounding them to microseconds (and, with *clamp*, keeping the result
+    within the second); or reading only the low *seconds_bits* bits of the
+    seconds (34 is right)."""
 
-    def __init__(self, *, strict: bool = True, rounding: bool = False) -> None:
-        self.strict, self.rounding = strict, rounding
+    def __init__(
+        self,
+        *,
+        limit: int = 999_999_999,
+        rounding: bool = False,
+        clamp: bool = False,
+        seconds_bits: int = 34,
+    ) -> None:
+        self.limit, self.rounding, self.clamp = limit, rounding, clamp
+        self.seconds_bits = seconds_bits
 
     def unpackb(self, data: bytes, timestamp: int) -> datetime.datetime:
         assert timestamp == 3 and data[:2] == b"\xd7\xff" and len(data) == 10
         packed = int.from_bytes(data[2:], "big")
-        seconds, nanoseconds = packed & (2**34 - 1), packed >> 34
-        if self.strict and nanoseconds > 999_999_999:
+        seconds, nanoseconds = packed & (2**self.seconds_bits - 1), packed >> 34
+        if nanoseconds > self.limit:
             raise ValueError("nanoseconds out of range")
         micro = round(nanoseconds / 1000) if self.rounding else nanoseconds // 1000
+        if self.clamp:
+            micro = min(micro, 999_999)
         epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
         return epoch + datetime.timedelta(seconds=seconds, microseconds=micro)
 
@@ -270,9 +284,13 @@ class FakeMsgpack:
     "fake, exact",
     [
         (FakeMsgpack(), True),
-        (FakeMsgpack(strict=False), False),
-        (FakeMsgpack(rounding=True), False),
+        (FakeMsgpack(limit=2**30), False),  # accepts anything 30 bits hold
+        (FakeMsgpack(limit=1_000_000_000), False),  # off by one
+        (FakeMsgpack(rounding=True), False),  # wrong at 501 ns and at the largest
+        (FakeMsgpack(rounding=True, clamp=True), False),  # wrong at 501 ns only
+        (FakeMsgpack(seconds_bits=32), False),  # wrong at the largest only
     ],
+    ids=["exact", "lenient", "off-by-one", "rounding", "rounding-clamped", "32-bit-seconds"],
 )
 def test_the_probe_of_msgpacks_datetimes(monkeypatch, fake, exact):
     monkeypatch.setattr(content, "_msgpack", fake)
@@ -324,9 +342,81 @@ def test_the_python_decoder_at_the_edges_of_each_type(data, expected):
     [
         (b"\xc7\x03\xff\x00\x00\x00", "invalid timestamp data (length 3)"),
         (b"\x81\x80\x01", "unhashable map key: {}"),
+        (b"\xc1", "invalid msgpack type byte 0xc1"),  # the one byte msgpack never uses
+        (b"\x00\x00", "extra data after the msgpack document"),
+        (b"\xa3ab", "the msgpack document is cut short"),  # fixstr 3, 2 bytes
+        (b"\xd9\x03ab", "the msgpack document is cut short"),  # str 8
+        (b"\xda\x00\x03ab", "the msgpack document is cut short"),  # str 16
+        (b"\xdb\x80\x00\x00\x00", "the msgpack document is cut short"),  # 2**31, unsigned
+        (b"\xc6\xff\xff\xff\xffa", "the msgpack document is cut short"),  # bin 32
     ],
+    ids=["ext-3", "map-key", "c1", "extra", "fixstr", "str8", "str16", "str32", "bin32"],
 )
 def test_the_python_decoder_says_what_is_wrong(data, message):
     with pytest.raises(ValueError) as raised:
         content._unpack_python(data)
+    assert str(raised.value) == message
+
+
+def test_without_the_msgpack_extension_the_python_decoder_is_the_default(monkeypatch):
+    monkeypatch.setattr(content, "_msgpack", None)
+    # Restored after the test, as they are now.
+    monkeypatch.setattr(content, "_pack", content._pack)
+    monkeypatch.setattr(content, "_unpack", content._unpack)
+    content._use_backend(None)
+    assert content.msgpack_backend() == "umsgpack"
+    assert content.msgpack_unpackb(b"\x92\x01\xa1a") == [1, "a"]
+    with pytest.raises(RuntimeError) as raised:
+        content._use_backend("msgpack")
+    assert str(raised.value) == "msgpack (the fast extra) is not installed"
+
+
+@pytest.mark.parametrize("backend", ["msgpack", "umsgpack"])
+def test_each_backend_packs_bytes_as_bin_and_refuses_a_map_as_a_key(monkeypatch, backend):
+    monkeypatch.setattr(content, "_pack", content._pack)
+    monkeypatch.setattr(content, "_unpack", content._unpack)
+    content._use_backend(backend)
+    # bin 8 (0xc4), not str: bytes that are not UTF-8 survive the round trip.
+    assert content.msgpack_packb(b"\xff\x00") == b"\xc4\x02\xff\x00"
+    assert content.msgpack_unpackb(b"\xc4\x02\xff\x00") == b"\xff\x00"
+    with pytest.raises(ValueError) as raised:
+        content.msgpack_unpackb(b"\x81\x80\x01")  # {{}: 1}
+    assert str(raised.value) == "unhashable map key: {}"
+
+
+def test_an_unknown_msgpack_backend_is_named_in_the_error():
+    with pytest.raises(ValueError) as raised:
+        content._use_backend("nope")
+    assert str(raised.value) == "unknown msgpack backend 'nope': use 'msgpack' or 'umsgpack'"
+    assert content.msgpack_backend() in ("msgpack", "umsgpack")  # unchanged
+
+
+def _nested(depth: int) -> List[Any]:
+    value: List[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "value, content_type, message",
+    [
+        (
+            _nested(100_000),
+            "application/json",
+            "cannot serialize the request body as application/json: it is nested too deeply "
+            "(or refers to itself)",
+        ),
+        (
+            {"a": 1},
+            "text/plain",
+            "cannot serialize a dict request body for Content-Type text/plain: only JSON and "
+            "msgpack types are supported",
+        ),
+    ],
+    ids=["too-deep", "not-json-or-msgpack"],
+)
+def test_a_body_that_cannot_be_encoded_says_why(value, content_type, message):
+    with pytest.raises(ValueError) as raised:
+        content.encode_body(value, content_type)
     assert str(raised.value) == message

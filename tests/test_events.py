@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import sys
 from typing import Any, List
 
 import pytest
@@ -244,3 +245,135 @@ async def test_the_testing_mode_does_not_touch_other_sleeps():
         started = loop.time()
         await asyncio.sleep(0.05)
         assert loop.time() - started >= 0.04
+
+
+def test_a_builtin_subscriber_comes_first_once_and_only_with_builtins(monkeypatch):
+    # The package registers its own subscribers (logging) this way at import.
+    monkeypatch.setattr(events, "_builtin", ())
+    monkeypatch.setattr(events, "_process", ())
+    monkeypatch.setattr(events, "_version", 1)
+
+    def builtin(event):
+        pass
+
+    def process_wide(event):
+        pass
+
+    def own(event):
+        pass
+
+    assert events.dispatch_for((own,)).call_started == (own,)
+    events.subscribe(process_wide)
+    assert events.dispatch_for((own,)).call_started == (process_wide, own)
+    events._add_builtin(builtin)
+    events._add_builtin(builtin)
+    # A new set of subscribers: no Dispatch built before is reused.
+    assert events.dispatch_for((own,)).call_started == (builtin, process_wide, own)
+    assert events.dispatch_for((own,), builtins=False).call_started == (process_wide, own)
+
+
+def test_without_opentelemetry_calls_are_not_traced(monkeypatch):
+    monkeypatch.setitem(sys.modules, "opentelemetry.trace", None)  # import fails
+
+    def own(event):
+        pass
+
+    for _ in range(2):  # the first call looks for opentelemetry, the next do not
+        assert events.dispatch_for((own,), otel=True).call_ended == (own,)
+
+
+def test_an_otel_module_that_cannot_be_imported_is_logged_once(monkeypatch, caplog):
+    import sprockets_http
+
+    monkeypatch.setitem(sys.modules, "sprockets_http.otel", None)  # import fails
+    monkeypatch.delattr(sprockets_http, "otel", raising=False)
+    caplog.set_level(logging.WARNING, logger="sprockets_http")
+
+    def own(event):
+        pass
+
+    for _ in range(2):
+        assert events.dispatch_for((own,), otel=True).call_started == (own,)
+    [warning] = [record for record in caplog.records if record.name.startswith("sprockets_http")]
+    assert warning.levelno == logging.WARNING
+    assert warning.getMessage() == (
+        "opentelemetry-api is installed, but sprockets_http.otel cannot be imported; "
+        "calls are not traced"
+    )
+    assert warning.exc_info is not None and issubclass(warning.exc_info[0], ImportError)
+
+
+class Unhashable:
+    """A subscriber that cannot be a set member, and raises."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __call__(self, event: Any) -> None:
+        raise RuntimeError(self.name)
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+async def test_each_failing_subscriber_is_logged_once_hashable_or_not(
+    upstream, caller, caplog
+):
+    def broken(event):
+        raise RuntimeError("broken")
+
+    first, second = Unhashable("first"), Unhashable("second")
+    caplog.set_level(logging.ERROR, logger="sprockets_http")
+    with events.subscribed(broken), events.subscribed(first), events.subscribed(second):
+        response = await caller.http_fetch(upstream(200))
+        again = await caller.http_fetch(upstream(200))
+    assert response.ok and again.ok
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert [record.getMessage() for record in errors] == [
+        f"Event subscriber {name} raised on CallStarted; it is kept, and its further "
+        "errors are not logged"
+        for name in (repr(broken), "<first>", "<second>")
+    ]
+    assert [str(record.exc_info[1]) for record in errors] == ["broken", "first", "second"]
+
+
+async def test_after_a_retry_hook_moves_the_call_events_name_the_new_url(
+    scripted_upstream, recorded, sleeps
+):
+    scripted_upstream.route("GET", "/first", 503)
+    scripted_upstream.route("GET", "/moved", 200)
+
+    class Moving(Caller):
+        def _http_req_modify_for_retry(self, response, attempt, url, headers, body):
+            return f"{scripted_upstream.url}/moved", headers, body
+
+    response = await Moving().http_fetch(f"{scripted_upstream.url}/first")
+    assert response.ok
+    [ended] = [event for event in recorded if isinstance(event, events.CallEnded)]
+    assert ended.call.url == f"{scripted_upstream.url}/moved"
+
+
+async def test_after_a_retry_hook_changes_a_credential_both_stay_scrubbed(upstream, sleeps):
+    texts: List[str] = []
+
+    def describe(event):
+        if isinstance(event, events.AttemptEnded):
+            error = RuntimeError("tokens: OLD-s3cret NEW-s3cret")
+            texts.append(event.call.describe_error(error))
+
+    class Rotating(Caller):
+        def _http_req_modify_for_retry(self, response, attempt, url, headers, body):
+            return url, dict(headers, Authorization="Bearer NEW-s3cret"), body
+
+    with events.subscribed(describe):
+        response = await Rotating().http_fetch(
+            upstream(503, 200), request_headers={"Authorization": "Bearer OLD-s3cret"}
+        )
+    assert response.ok and len(texts) == 2
+    assert "OLD-s3cret" not in texts[0]
+    assert "OLD-s3cret" not in texts[1] and "NEW-s3cret" not in texts[1]

@@ -16,18 +16,26 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import math
 import socket
 import ssl
+import types
 from typing import Any, Dict, List
 
 import pytest
 import trustme
 from rawserver import RawServer, read_request, reset
-from tornado import httpclient, httpserver, httputil, web
+from tornado import httpclient, httpserver, httputil, simple_httpclient, web
 
-from sprockets_http import IDEMPOTENT_METHODS, HTTPResponse, RetryBudget, RetryPolicy
+from sprockets_http import (
+    IDEMPOTENT_METHODS,
+    HTTPResponse,
+    RetryBudget,
+    RetryPolicy,
+    _transport,
+)
 
 SECRET = "s3cret-T0KEN-value"
 
@@ -662,6 +670,187 @@ async def test_a_cancelled_call_waiting_for_a_simple_client_slot_is_never_sent(c
         await asyncio.sleep(0.1)
         assert stalled.arrived == 1  # the cancelled one never went out
     assert response.attempts == 1 and response.code == 599
+
+
+async def _until(condition: Any) -> None:
+    for _ in range(1000):  # up to 10 s: a busy machine is slow
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+
+
+class Held:
+    """Answers each request once released; notes the paths whose connection
+    the client closed first."""
+
+    def __init__(self) -> None:
+        self.arrived: List[str] = []
+        self.closed: List[str] = []
+        self.release = asyncio.Event()
+
+    async def __call__(self, reader, writer) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        path = head.split(b" ")[1].decode("ascii")
+        self.arrived.append(path)
+        closed = asyncio.ensure_future(reader.read(1))
+        released = asyncio.ensure_future(self.release.wait())
+        try:
+            await asyncio.wait({closed, released}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            released.cancel()
+        if closed.done() and closed.result() == b"":
+            self.closed.append(path)
+            return
+        closed.cancel()
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+
+
+async def test_cancelling_one_curl_transfer_aborts_that_one_only(caller):
+    httpclient.AsyncHTTPClient.configure("tornado.curl_httpclient.CurlAsyncHTTPClient")
+    try:
+        held = Held()
+        async with RawServer(held) as server:
+            calls = {}
+            for number, name in enumerate(["/one", "/two", "/three"], 1):
+                calls[name] = asyncio.ensure_future(
+                    caller.http_fetch(server.url + name, request_timeout=30)
+                )
+                await _until(lambda: len(held.arrived) == number)  # noqa: B023
+            calls["/two"].cancel()
+            await asyncio.gather(calls["/two"], return_exceptions=True)
+            await _until(lambda: held.closed)
+            assert held.closed == ["/two"]  # its transfer aborted, its connection closed
+            held.release.set()
+            for name in ("/one", "/three"):
+                response = await asyncio.wait_for(calls[name], timeout=10)
+                assert response.ok and response.attempts == 1
+    finally:
+        httpclient.AsyncHTTPClient.configure(None)
+
+
+class WrappedFetch(simple_httpclient.SimpleAsyncHTTPClient):
+    """A client whose ``fetch`` is wrapped (as an instrumentation does): its
+    queue holds ``fetch``'s request proxies, not the requests."""
+
+    def fetch(self, request, raise_error=True, **kwargs):  # type: ignore[override]
+        return super().fetch(request, raise_error=raise_error, **kwargs)
+
+
+CLIENT_CLASSES = {
+    "simple": None,
+    "wrapped": WrappedFetch,
+    "curl": "tornado.curl_httpclient.CurlAsyncHTTPClient",
+}
+
+
+@pytest.mark.parametrize("kind", list(CLIENT_CLASSES))
+async def test_a_cancelled_call_waiting_for_a_slot_leaves_the_queue_without_being_sent(
+    caller, monkeypatch, kind
+):
+    monkeypatch.setenv("HTTP_MAX_CLIENTS", "1")  # read when the loop's client is made
+    httpclient.AsyncHTTPClient.configure(CLIENT_CLASSES[kind])
+    try:
+        held = Held()
+        async with RawServer(held) as server:
+            first = asyncio.ensure_future(
+                caller.http_fetch(server.url + "/first", request_timeout=30)
+            )
+            await _until(lambda: held.arrived)
+            client = httpclient.AsyncHTTPClient()
+
+            def queued() -> int:
+                return len(client._requests if kind == "curl" else client.waiting)
+
+            second, third = (
+                asyncio.ensure_future(caller.http_fetch(server.url + path, request_timeout=30))
+                for path in ("/second", "/third")
+            )
+            await _until(lambda: queued() == 2)
+            assert queued() == 2  # both behind the first
+            third.cancel()
+            await asyncio.gather(third, return_exceptions=True)
+            assert queued() == 1
+            held.release.set()
+            responses = [await asyncio.wait_for(call, timeout=10) for call in (first, second)]
+        assert [response.code for response in responses] == [200, 200]
+        assert held.arrived == ["/first", "/second"]
+    finally:
+        httpclient.AsyncHTTPClient.configure(None)
+
+
+async def test_a_slot_that_cannot_be_given_back_is_logged_at_debug(
+    caller, monkeypatch, caplog
+):
+    # Giving a slot back reads the client's private state: if a Tornado
+    # release changes it, the cancellation still goes through.
+    def changed(found, request):
+        raise AttributeError("no such queue in this Tornado")
+
+    monkeypatch.setattr(_transport, "_release_simple", changed)
+    caplog.set_level(logging.DEBUG, logger="sprockets_http")
+    held = Held()
+    async with RawServer(held) as server:
+        call = asyncio.ensure_future(caller.http_fetch(server.url + "/", request_timeout=30))
+        await _until(lambda: held.arrived)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+    [record] = [
+        record
+        for record in caplog.records
+        if record.exc_info and str(record.exc_info[1]) == "no such queue in this Tornado"
+    ]
+    assert record.levelno == logging.DEBUG
+    assert record.getMessage() == "Could not release the client slot of a cancelled request"
+
+
+async def test_the_callers_prepare_curl_callback_runs_on_a_request_sent_on_a_new_connection(
+    caller, serve
+):
+    # A POST with one attempt is sent on a new connection (FRESH_CONNECT);
+    # the caller's own callback still gets the handle, and runs after.
+    pycurl = pytest.importorskip("pycurl")
+    referers: List[Any] = []
+
+    class Echo(web.RequestHandler):
+        def post(self):
+            referers.append(self.request.headers.get("Referer"))
+
+    url = serve([(r"/", Echo)]) + "/"
+    httpclient.AsyncHTTPClient.configure("tornado.curl_httpclient.CurlAsyncHTTPClient")
+    try:
+        response = await caller.http_fetch(
+            url,
+            method="POST",
+            body={"a": 1},
+            max_http_attempts=1,
+            prepare_curl_callback=lambda curl: curl.setopt(
+                pycurl.REFERER, "http://prepared.example/"
+            ),
+        )
+    finally:
+        httpclient.AsyncHTTPClient.configure(None)
+    assert response.ok
+    assert referers == ["http://prepared.example/"]
+
+
+async def test_request_headers_may_be_any_mapping(caller, serve, client_kind):
+    seen: List[Any] = []
+
+    class Echo(web.RequestHandler):
+        def get(self):
+            seen.append(self.request.headers.get("X-Mapped"))
+
+    url = serve([(r"/", Echo)]) + "/"
+    mappings = (
+        types.MappingProxyType({"X-Mapped": "1"}),
+        collections.OrderedDict({"X-Mapped": "2"}),
+    )
+    for headers in mappings:
+        response = await caller.http_fetch(url, request_headers=headers)
+        assert response.ok
+    assert seen == ["1", "2"]
 
 
 async def test_a_cancelled_call_ends_its_events(caller):

@@ -821,7 +821,6 @@ class Ok(web.RequestHandler):
 
 @pytest.mark.parametrize(
     "text, max_clients, logged",
-    # Values no other test sets: a warning may be logged once per value.
     [("5", 5, False), (" 7 ", 7, False), ("+5", 10, True), ("1_000", 10, True), ("00", 10, True)],
 )
 async def test_http_max_clients_is_read_with_the_grammar(

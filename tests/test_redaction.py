@@ -143,6 +143,8 @@ URL_TABLE = [
     ("http://h/?a=&token=x", "http://h/?a=&token=[redacted]"),  # after an empty value
     ("https://app/cb#state=x#access_token=abc",  # a second "#" in the fragment
      "https://app/cb#state=x#access_token=[redacted]"),
+    ("http://h/p#next=http://user:pw@other/x#y",  # the fragment starts at the first "#"
+     "http://h/p#next=http://[redacted]@other/x#y"),
     ("/a@b", "/a@b"),  # a path: no authority, so no userinfo
     (":p/w@h", "[redacted]@h"),  # a password with a "/", no user name
     ("a:b]c/d@e", "[redacted]@e"),  # a "]" after the colon of a host that is not IPv6

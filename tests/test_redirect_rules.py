@@ -16,7 +16,7 @@ import urllib.parse
 from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
-from tornado import httpclient, httpserver, web
+from tornado import httpclient, httpserver, httputil, web
 
 from sprockets_http._redirects import (
     HopRequest,
@@ -566,6 +566,16 @@ def test_redirect_headers(cross_origin, body_dropped, expected):
         redirect_headers(headers, cross_origin=cross_origin, body_dropped=body_dropped)
         == expected
     )
+
+
+def test_redirect_headers_keep_repeated_headers_of_an_http_headers():
+    headers = httputil.HTTPHeaders()
+    for name, value in [("X-Tag", "a"), ("Host", "h"), ("X-Tag", "b"), ("Cookie", "c")]:
+        headers.add(name, value)
+    kept = redirect_headers(headers, cross_origin=True, body_dropped=False)
+    assert isinstance(kept, httputil.HTTPHeaders)
+    assert list(kept.get_all()) == [("X-Tag", "a"), ("X-Tag", "b")]
+    assert ("Host", "h") in list(headers.get_all())  # the caller's are left alone
 
 
 # --- the deadline ------------------------------------------------------------------------

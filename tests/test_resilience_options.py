@@ -239,6 +239,30 @@ async def test_total_timeout_cuts_each_attempts_timeouts(serve, sleeps):
     assert requests[0].connect_timeout >= requests[1].connect_timeout >= requests[2].connect_timeout
 
 
+async def test_the_last_attempt_before_the_deadline_gets_only_the_time_left(serve, sleeps):
+    class HalfSecond(Upstream):
+        """A 503 that "takes" half a second of the call's clock."""
+
+        def _answer(self) -> None:
+            advance_clock(0.5)
+            super()._answer()
+
+        get = _answer
+
+    handler = type("Case", (HalfSecond,), {"status": 503, "arrivals": []})
+    url = serve([("/", handler)]) + "/"
+    response = await Caller().http_fetch(
+        url, total_timeout=3.5, retry_timeout=0, max_http_attempts=100
+    )
+    # Up to 7 attempts (at 0, 0.5, ... 3.0 s, plus the real time they took).
+    attempts = response.attempts
+    assert 2 <= attempts <= 7
+    last = response.history[-1].request
+    # At least (attempts - 1) * 0.5 s had passed when the last one started.
+    assert 0 < last.request_timeout <= 3.5 - (attempts - 1) * 0.5
+    assert 0 < last.connect_timeout <= 3.5 - (attempts - 1) * 0.5
+
+
 async def test_total_timeout_ends_an_attempt_that_would_outlive_it(
     caller, sleeps, client_kind, warnings_log
 ):

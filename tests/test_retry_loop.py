@@ -9,15 +9,17 @@ each test also states how many requests the call made.
 
 from __future__ import annotations
 
+import collections
 import email.utils
 import socket
 import ssl
 import time
+import types
 from typing import List, NamedTuple
 
 import pytest
 from conftest import Caller
-from tornado import httpclient
+from tornado import httpclient, httputil
 
 from sprockets_http.testing import Answer, RecordedRequest
 
@@ -195,6 +197,39 @@ async def test_modify_for_retry_return_value_is_used(scripted_upstream, caller, 
     assert seen.headers["X-Moved"] == "1"
     assert seen.raw_body == b"new body"
     assert sleeps == [3]
+
+
+@pytest.mark.parametrize("kind", [collections.OrderedDict, types.MappingProxyType])
+async def test_modify_for_retry_may_return_any_mapping_of_headers(upstream, sleeps, kind):
+    class Rebuilding(Caller):
+        def _http_req_modify_for_retry(self, response, attempt, url, headers, body):
+            return url, kind({"X-Rebuilt": str(attempt), "Accept": "text/plain"}), body
+
+    script = upstream(503, 200)
+    response = await Rebuilding().http_fetch(script.url)
+    assert response.ok and response.attempts == 2
+    retried = script.requests[1].headers
+    assert retried["X-Rebuilt"] == "1" and retried["Accept"] == "text/plain"
+
+
+async def test_modify_for_retry_returning_a_bad_header_value_raises_without_showing_it(
+    upstream, sleeps
+):
+    class Breaking(Caller):
+        def _http_req_modify_for_retry(self, response, attempt, url, headers, body):
+            headers = httputil.HTTPHeaders()
+            headers["Authorization"] = "\u2603 secret"  # item assignment is not checked
+            headers.add("Authorization", "Bearer ok")
+            return url, headers, body
+
+    script = upstream(503)
+    with pytest.raises(ValueError) as raised:
+        await Breaking().http_fetch(script.url)
+    assert str(raised.value) == (
+        "request headers: the value of the header 'Authorization' contains a character "
+        "that is not Latin-1 at index 0 of 8 (the value is not shown)"
+    )
+    assert len(script.requests) == 1  # the retry was never sent
 
 
 # --- point 6/7: connection errors -----------------------------------------------
