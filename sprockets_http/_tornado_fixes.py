@@ -68,6 +68,15 @@ _MARK = "_sprockets_http_fix"
 _FAILED = "_sprockets_http_failed"
 
 
+def _install(owner: Any, name: str, replacement: Any, original: Any) -> bool:
+    """Put *replacement* in place of *original* as ``owner.name``, with its
+    docstring and the mark that makes applying the fix again a no-op."""
+    replacement.__doc__ = original.__doc__
+    setattr(replacement, _MARK, True)
+    setattr(owner, name, replacement)
+    return True
+
+
 def fail_fetch_on_reset() -> bool:
     """Patch ``simple_httpclient._HTTPConnection.on_connection_close`` (once).
 
@@ -91,10 +100,7 @@ def fail_fetch_on_reset() -> bool:
         # the fetch's future gets it, the pending timeout is cancelled.
         self._handle_exception(type(error), error, error.__traceback__)
 
-    on_connection_close.__doc__ = original.__doc__
-    setattr(on_connection_close, _MARK, True)  # noqa: B010 - a function attribute
-    setattr(connection_class, "on_connection_close", on_connection_close)  # noqa: B010
-    return True
+    return _install(connection_class, "on_connection_close", on_connection_close, original)
 
 
 def fail_fetch_on_bad_gzip() -> bool:
@@ -138,10 +144,7 @@ def fail_fetch_on_bad_gzip() -> bool:
             failure.__cause__ = error
             delegate._handle_exception(type(failure), failure, error.__traceback__)
 
-    data_received.__doc__ = original.__doc__
-    setattr(data_received, _MARK, True)  # noqa: B010 - a function attribute
-    setattr(gzip_class, "data_received", data_received)  # noqa: B010
-    return True
+    return _install(gzip_class, "data_received", data_received, original)
 
 
 def fail_fetch_on_malformed_response() -> bool:
@@ -175,10 +178,7 @@ def fail_fetch_on_malformed_response() -> bool:
         if self.final_callback is not None and getattr(self, "stream", None) is not None:
             self.on_connection_close()
 
-    run.__doc__ = original.__doc__
-    setattr(run, _MARK, True)  # noqa: B010 - a function attribute
-    setattr(connection_class, "run", run)  # noqa: B010
-    return True
+    return _install(connection_class, "run", run, original)
 
 
 def _raised_reading(error: BaseException) -> bool:
