@@ -175,13 +175,18 @@ class Call:
             other_secrets=self._other_secrets,
         )
 
+    def _moving(self) -> None:
+        # Called before a retry hook runs: the hook may change a credential,
+        # even in the headers' own mapping, and texts must keep scrubbing the
+        # old one, so the secrets are read while they are still there.
+        self._secrets_now()
+
     def _moved(self, url: str, headers: Any) -> None:
-        # A retry hook may change the URL and headers: later events describe
-        # the new ones, and the old ones' secrets stay scrubbed.
+        # After the retry hook: later events describe the new URL and
+        # headers, and the old ones' secrets stay scrubbed.
         if url != self._raw_url:
             self._raw_url, self._redacted = url, None
-        if self._secrets is not None:
-            self._secrets = self._secrets | self._secrets_of(url, headers)
+        self._secrets = self._secrets_now() | self._secrets_of(url, headers)
         self._headers = headers
 
 

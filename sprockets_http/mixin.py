@@ -396,6 +396,7 @@ class HTTPClientMixin:
                         )
                     break
                 number += 1
+                call._moving()
                 # After the wait, so a hook that signs the request signs it
                 # for the moment it is sent.
                 url, headers, payload = self._http_req_modify_for_retry(

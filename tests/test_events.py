@@ -8,6 +8,7 @@ import asyncio
 import logging
 import socket
 import sys
+import time
 from typing import Any, List
 
 import pytest
@@ -64,9 +65,17 @@ async def test_a_503_503_200_call_as_events(upstream, caller, recorded):
     assert response.ok and waits == [3.0, 2.0]
     assert kinds(recorded) == [
         "CallStarted",
-        "AttemptStarted", "AttemptEnded", "RetryDecided", "WaitStarted",
-        "AttemptStarted", "AttemptEnded", "RetryDecided", "WaitStarted",
-        "AttemptStarted", "AttemptEnded", "RetryDecided",
+        "AttemptStarted",
+        "AttemptEnded",
+        "RetryDecided",
+        "WaitStarted",
+        "AttemptStarted",
+        "AttemptEnded",
+        "RetryDecided",
+        "WaitStarted",
+        "AttemptStarted",
+        "AttemptEnded",
+        "RetryDecided",
         "CallEnded",
     ]
     call = recorded[0].call
@@ -77,7 +86,9 @@ async def test_a_503_503_200_call_as_events(upstream, caller, recorded):
     assert started[1].headers["X-Retry-Attempt"] == "2"
     ended = [e for e in recorded if isinstance(e, events.AttemptEnded)]
     assert [(e.number, e.status, e.error, e.error_type) for e in ended] == [
-        (1, 503, None, None), (2, 503, None, None), (3, 200, None, None),
+        (1, 503, None, None),
+        (2, 503, None, None),
+        (3, 200, None, None),
     ]
     assert [e.reason_phrase for e in ended] == ["Service Unavailable"] * 2 + ["OK"]
     assert all(e.duration >= 0 and e.response is not None for e in ended)
@@ -90,7 +101,8 @@ async def test_a_503_503_200_call_as_events(upstream, caller, recorded):
     assert [e.attempt for e in decided] == ended
     waited = [e for e in recorded if isinstance(e, events.WaitStarted)]
     assert [(e.next_attempt, e.seconds, e.source, e.instant) for e in waited] == [
-        (2, 3.0, "backoff", True), (3, 2.0, "retry-after", True),
+        (2, 3.0, "backoff", True),
+        (3, 2.0, "retry-after", True),
     ]
     end = recorded[-1]
     assert end.response is response and end.reason is Reason.SUCCESS
@@ -106,17 +118,27 @@ def reasons(seen: List[Any]) -> List[Reason]:
     [
         ([404], {}, [Reason.FINAL_STATUS]),
         ([503], {"dont_retry": 503}, [Reason.DONT_RETRY]),
-        ([503], {"method": "POST", "body": b"x", "retry_methods": "GET"},
-         [Reason.METHOD_NOT_RETRIED]),
-        ([429, 429], {"method": "POST", "body": b"x", "retry_methods": "GET",
-                      "max_http_attempts": 2},
-         [Reason.RETRYABLE_STATUS, Reason.ATTEMPTS_EXHAUSTED]),
-        ([503, 503], {"max_http_attempts": 2},
-         [Reason.RETRYABLE_STATUS, Reason.ATTEMPTS_EXHAUSTED]),
+        (
+            [503],
+            {"method": "POST", "body": b"x", "retry_methods": "GET"},
+            [Reason.METHOD_NOT_RETRIED],
+        ),
+        (
+            [429, 429],
+            {"method": "POST", "body": b"x", "retry_methods": "GET", "max_http_attempts": 2},
+            [Reason.RETRYABLE_STATUS, Reason.ATTEMPTS_EXHAUSTED],
+        ),
+        (
+            [503, 503],
+            {"max_http_attempts": 2},
+            [Reason.RETRYABLE_STATUS, Reason.ATTEMPTS_EXHAUSTED],
+        ),
         ([503], {"total_timeout": 2}, [Reason.DEADLINE]),
-        ([Answer(503, headers={"Retry-After": "1"})] * 3,
-         {"total_timeout": 2.5, "max_http_attempts": 5},
-         [Reason.RETRYABLE_STATUS, Reason.RETRYABLE_STATUS, Reason.DEADLINE]),
+        (
+            [Answer(503, headers={"Retry-After": "1"})] * 3,
+            {"total_timeout": 2.5, "max_http_attempts": 5},
+            [Reason.RETRYABLE_STATUS, Reason.RETRYABLE_STATUS, Reason.DEADLINE],
+        ),
     ],
 )
 async def test_each_decision_reason(upstream, caller, recorded, sleeps, answers, options, expected):
@@ -166,7 +188,11 @@ async def test_class_subscribers_see_only_their_class(upstream, sleeps):
     await Watched().http_fetch(url)
     await Caller().http_fetch(url)
     assert kinds(mine) == [
-        "CallStarted", "AttemptStarted", "AttemptEnded", "RetryDecided", "CallEnded"
+        "CallStarted",
+        "AttemptStarted",
+        "AttemptEnded",
+        "RetryDecided",
+        "CallEnded",
     ]
 
 
@@ -321,9 +347,7 @@ class Unhashable:
         return f"<{self.name}>"
 
 
-async def test_each_failing_subscriber_is_logged_once_hashable_or_not(
-    upstream, caller, caplog
-):
+async def test_each_failing_subscriber_is_logged_once_hashable_or_not(upstream, caller, caplog):
     def broken(event):
         raise RuntimeError("broken")
 
@@ -377,3 +401,104 @@ async def test_after_a_retry_hook_changes_a_credential_both_stay_scrubbed(upstre
     assert response.ok and len(texts) == 2
     assert "OLD-s3cret" not in texts[0]
     assert "OLD-s3cret" not in texts[1] and "NEW-s3cret" not in texts[1]
+
+
+async def test_credentials_changed_by_a_retry_hook_stay_scrubbed_when_first_described_later(
+    upstream, sleeps
+):
+    # Nothing describes an error before the hook runs, and the hook changes
+    # the header in the caller's own mapping: both the old credential and
+    # the new one are still scrubbed from the second attempt's texts.
+    texts: List[str] = []
+
+    def describe(event):
+        if isinstance(event, events.AttemptEnded) and event.number == 2:
+            error = RuntimeError("tokens: OLD-s3cret NEW-s3cret")
+            texts.append(event.call.describe_error(error))
+
+    class Rotating(Caller):
+        def _http_req_modify_for_retry(self, response, attempt, url, headers, body):
+            headers["Authorization"] = "Bearer NEW-s3cret"
+            return url, headers, body
+
+    with events.subscribed(describe):
+        response = await Rotating().http_fetch(
+            upstream(503, 200), request_headers={"Authorization": "Bearer OLD-s3cret"}
+        )
+    assert response.ok
+    assert texts == ["RuntimeError: tokens: [redacted] [redacted]"]
+
+
+async def test_a_class_secret_parameter_is_scrubbed_from_error_texts(scripted_upstream, sleeps):
+    texts: List[str] = []
+
+    def describe(event):
+        if isinstance(event, events.AttemptEnded):
+            texts.append(event.call.describe_error(RuntimeError("bad signature 0ddValue")))
+
+    class Signing(Caller):
+        REDACT_QUERY_PARAMETERS = ("oddname",)
+
+    scripted_upstream.route("GET", "/signed", 200, query="oddname=0ddValue")
+    with events.subscribed(describe):
+        response = await Signing().http_fetch(f"{scripted_upstream.url}/signed?oddname=0ddValue")
+    assert response.ok
+    assert texts == ["RuntimeError: bad signature [redacted]"]
+
+
+@pytest.mark.parametrize("client_kind", ["curl"], indirect=True)
+async def test_the_proxy_password_is_scrubbed_from_error_texts(client_kind, caller, sleeps):
+    texts: List[str] = []
+
+    def describe(event):
+        if isinstance(event, events.AttemptEnded):
+            texts.append(event.call.describe_error(RuntimeError("proxy said PX-s3cret")))
+
+    with events.subscribed(describe):
+        response = await caller.http_fetch(
+            f"http://127.0.0.1:{closed_port()}/",
+            proxy_host="127.0.0.1",
+            proxy_port=closed_port(),
+            proxy_username="user",
+            proxy_password="PX-s3cret",
+            max_http_attempts=1,
+        )
+    assert response.code == 599
+    assert texts == ["RuntimeError: proxy said [redacted]"]
+
+
+async def test_unsubscribing_one_subscriber_keeps_the_others(upstream, caller):
+    first: List[Any] = []
+    second: List[Any] = []
+    events.subscribe(first.append)
+    events.subscribe(second.append)
+    try:
+        await caller.http_fetch(upstream(200))
+        events.unsubscribe(first.append)
+        await caller.http_fetch(upstream(200))
+    finally:
+        events.unsubscribe(first.append)
+        events.unsubscribe(second.append)
+    assert kinds(first) == [
+        "CallStarted",
+        "AttemptStarted",
+        "AttemptEnded",
+        "RetryDecided",
+        "CallEnded",
+    ]
+    assert kinds(second) == kinds(first) * 2
+
+
+def test_a_subscriber_that_is_not_callable_is_named_in_the_error():
+    with pytest.raises(ValueError, match=r"^a subscriber must be callable, not 'not callable'$"):
+        events.subscribe("not callable")  # type: ignore[arg-type]
+
+
+async def test_the_call_started_at_the_monotonic_time_of_the_call(upstream, caller, recorded):
+    before = time.monotonic()
+    await caller.http_fetch(upstream(200))
+    after = time.monotonic()
+    calls = {event.call for event in recorded}
+    assert len(calls) == 1
+    [call] = calls
+    assert before <= call.started <= after

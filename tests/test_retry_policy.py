@@ -4,10 +4,19 @@ the waits (point 7), with no I/O."""
 from __future__ import annotations
 
 import email.utils
+import ssl
+from typing import Any, Dict, Optional
 
 import pytest
 
-from sprockets_http.retry import Decision, RetryBudget, RetryPolicy, Wait
+from sprockets_http.retry import (
+    Decision,
+    Reason,
+    RetryBudget,
+    RetryPolicy,
+    Wait,
+    is_certificate_error,
+)
 
 NOW = 1_700_000_000.0  # a fixed "now", seconds since the epoch
 
@@ -135,8 +144,9 @@ def test_policy_repr_names_every_setting():
         "dont_retry=[], max_retry_timeout=None, jitter=False, retry_methods=None)"
     )
     policy = RetryPolicy(dont_retry={503, 409}, retry_methods=["put", "GET"])
-    assert repr(policy).endswith("dont_retry=[409, 503], max_retry_timeout=None, "
-                                 "jitter=False, retry_methods=['GET', 'PUT'])")
+    assert repr(policy).endswith(
+        "dont_retry=[409, 503], max_retry_timeout=None, jitter=False, retry_methods=['GET', 'PUT'])"
+    )
 
 
 @pytest.mark.parametrize(
@@ -199,3 +209,199 @@ def test_budget_slices_are_floored_on_a_clock_below_zero():
     assert budget.try_retry() and not budget.try_retry()
     clock.now = 9.5  # slice 9: the window holds slices 0 to 9, not -1
     assert budget.available == 1.0
+
+
+# --- next_step: the whole rule, one row per branch --------------------------------------
+
+
+def _chained(
+    error: BaseException,
+    *,
+    cause: Optional[BaseException] = None,
+    context: Optional[BaseException] = None,
+) -> BaseException:
+    error.__cause__, error.__context__ = cause, context
+    return error
+
+
+CERT = ssl.SSLCertVerificationError("certificate verify failed: unable to get local issuer")
+REFUSING_BUDGET = dict(ratio=0, min_per_second=0, ttl=10)  # no retry ever allowed
+
+# Default policy: 3 attempts, backoff 3 s then 6 s, Retry-After capped at 20 s.
+# (arguments to next_step, policy arguments, retry, reason, wait seconds, wait source)
+NEXT_STEP_TABLE = [
+    ({"status": 200}, {}, False, Reason.SUCCESS, None, None),
+    ({"status": 399}, {}, False, Reason.SUCCESS, None, None),
+    ({"status": 400}, {}, False, Reason.FINAL_STATUS, None, None),
+    ({"status": 404}, {}, False, Reason.FINAL_STATUS, None, None),
+    ({"status": 429}, {}, True, Reason.RETRYABLE_STATUS, 3.0, "backoff"),
+    ({"status": 423}, {}, True, Reason.RETRYABLE_STATUS, 3.0, "backoff"),
+    ({"status": 503}, {}, True, Reason.RETRYABLE_STATUS, 3.0, "backoff"),
+    ({"status": 503, "attempt": 2}, {}, True, Reason.RETRYABLE_STATUS, 6.0, "backoff"),
+    ({"status": 503, "retry_after": "7"}, {}, True, Reason.RETRYABLE_STATUS, 7.0, "retry-after"),
+    # Neither a status nor an error: as a 599 would be.
+    ({}, {}, True, Reason.RETRYABLE_STATUS, 3.0, "backoff"),
+    ({}, {"dont_retry": {599}}, False, Reason.DONT_RETRY, None, None),
+    ({"status": 503}, {"dont_retry": {503}}, False, Reason.DONT_RETRY, None, None),
+    ({"status": 404}, {"dont_retry": {404}}, False, Reason.DONT_RETRY, None, None),
+    ({"error": ConnectionRefusedError(111, "refused")}, {}, True, Reason.ERROR, 3.0, "backoff"),
+    ({"error": CERT}, {}, False, Reason.CERTIFICATE, None, None),
+    # The simple client raises the certificate error from another one.
+    (
+        {"error": _chained(OSError("handshake"), cause=CERT)},
+        {},
+        False,
+        Reason.CERTIFICATE,
+        None,
+        None,
+    ),
+    (
+        {"error": _chained(OSError("handshake"), context=CERT)},
+        {},
+        False,
+        Reason.CERTIFICATE,
+        None,
+        None,
+    ),
+    # An explicit cause replaces the context, as in a traceback.
+    (
+        {"error": _chained(OSError("handshake"), cause=OSError("reset"), context=CERT)},
+        {},
+        True,
+        Reason.ERROR,
+        3.0,
+        "backoff",
+    ),
+    ({"error": CERT}, {"dont_retry": {599}}, False, Reason.CERTIFICATE, None, None),
+    ({"status": 503, "attempt": 3}, {}, False, Reason.ATTEMPTS_EXHAUSTED, None, None),
+    ({"error": OSError("reset"), "attempt": 3}, {}, False, Reason.ATTEMPTS_EXHAUSTED, None, None),
+    ({"status": 503}, {"max_attempts": 1}, False, Reason.ATTEMPTS_EXHAUSTED, None, None),
+    (
+        {"status": 503, "method": "POST"},
+        {"retry_methods": "GET"},
+        False,
+        Reason.METHOD_NOT_RETRIED,
+        None,
+        None,
+    ),
+    (
+        {"error": OSError("reset"), "method": "POST"},
+        {"retry_methods": "GET"},
+        False,
+        Reason.METHOD_NOT_RETRIED,
+        None,
+        None,
+    ),
+    (
+        {"status": 429, "method": "POST"},
+        {"retry_methods": "GET"},
+        True,
+        Reason.RETRYABLE_STATUS,
+        3.0,
+        "backoff",
+    ),
+    (
+        {"status": 503, "method": "post"},
+        {"retry_methods": "POST"},
+        True,
+        Reason.RETRYABLE_STATUS,
+        3.0,
+        "backoff",
+    ),
+    # The wait would end exactly at the deadline: no attempt could start.
+    ({"status": 503, "now": 10.0, "deadline": 13.0}, {}, False, Reason.DEADLINE, 3.0, "backoff"),
+    (
+        {"status": 503, "now": 10.0, "deadline": 13.5},
+        {},
+        True,
+        Reason.RETRYABLE_STATUS,
+        3.0,
+        "backoff",
+    ),
+    ({"status": 503, "now": 10.0, "deadline": 9.0}, {}, False, Reason.DEADLINE, 3.0, "backoff"),
+    # now defaults to 0.0.
+    ({"status": 503, "deadline": 3.5}, {}, True, Reason.RETRYABLE_STATUS, 3.0, "backoff"),
+    ({"status": 503, "deadline": 3.0}, {}, False, Reason.DEADLINE, 3.0, "backoff"),
+    (
+        {"status": 503, "retry_after": "30", "now": 0.0, "deadline": 19.0},
+        {},
+        False,
+        Reason.DEADLINE,
+        20.0,
+        "retry-after",
+    ),
+    ({"status": 503, "budget": REFUSING_BUDGET}, {}, False, Reason.BUDGET, 3.0, "backoff"),
+    (
+        {"error": OSError("reset"), "budget": REFUSING_BUDGET},
+        {},
+        False,
+        Reason.BUDGET,
+        3.0,
+        "backoff",
+    ),
+    # The budget is not asked when another check already stops the call.
+    (
+        {"status": 503, "attempt": 3, "budget": REFUSING_BUDGET},
+        {},
+        False,
+        Reason.ATTEMPTS_EXHAUSTED,
+        None,
+        None,
+    ),
+    (
+        {"status": 503, "now": 10.0, "deadline": 12.0, "budget": REFUSING_BUDGET},
+        {},
+        False,
+        Reason.DEADLINE,
+        3.0,
+        "backoff",
+    ),
+    (
+        {"status": 503, "budget": dict(ratio=0, min_per_second=1, ttl=10)},
+        {},
+        True,
+        Reason.RETRYABLE_STATUS,
+        3.0,
+        "backoff",
+    ),
+]
+
+
+@pytest.mark.parametrize("arguments, settings, retry, reason, seconds, source", NEXT_STEP_TABLE)
+def test_next_step_table(arguments, settings, retry, reason, seconds, source):
+    given: Dict[str, Any] = {"method": "GET", "attempt": 1, **arguments}
+    if "budget" in given:
+        given["budget"] = RetryBudget(**given["budget"], clock=lambda: 0.0)
+    step = RetryPolicy(**settings).next_step(**given)
+    assert step.retry is retry  # a bool, as documented
+    assert step.reason is reason
+    if seconds is None:
+        assert step.wait is None
+    else:
+        assert (step.wait.seconds, step.wait.source) == (seconds, source)
+
+
+def test_next_step_takes_from_the_budget_only_when_it_retries():
+    budget = RetryBudget(ratio=0, min_per_second=0.2, ttl=10, clock=lambda: 0.0)  # 2 retries
+    policy = RetryPolicy()
+    for stopped in ({"status": 200}, {"status": 404}, {"status": 503, "attempt": 3}):
+        assert not policy.next_step("GET", budget=budget, **{"attempt": 1, **stopped}).retry
+    assert budget.available == 2.0
+    assert policy.next_step("GET", 1, status=503, budget=budget).retry
+    assert budget.available == 1.0
+
+
+@pytest.mark.parametrize(
+    "error, expected",
+    [
+        (CERT, True),
+        (ssl.SSLError(1, "sslv3 alert handshake failure"), False),
+        (_chained(OSError("x"), cause=CERT), True),
+        (_chained(OSError("x"), context=CERT), True),
+        (_chained(OSError("x"), cause=OSError("y"), context=CERT), False),
+        (_chained(OSError("x"), cause=OSError("y")), False),
+        (TimeoutError("timed out"), False),
+    ],
+)
+def test_is_certificate_error(error, expected):
+    assert is_certificate_error(error) is expected
