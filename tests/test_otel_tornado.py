@@ -186,3 +186,27 @@ async def test_turned_off_the_instrumentation_traces_each_fetch(
     assert [traceparent_parts(h.get("Traceparent"))[2] for h in state["headers"]] == [
         span_id(s) for s in clients if parent_id(s) is not None
     ]
+
+
+async def test_an_instrumentation_installed_before_the_import_still_traces_each_fetch(
+    instrumented, services, sleeps, monkeypatch
+):
+    # Instrumented before sprockets_http was imported, the fetch the package
+    # took for tornado's own is the instrumentation's wrapper: it is still
+    # called, not bypassed.
+    from sprockets_http import _transport
+
+    wrapper = httpclient.AsyncHTTPClient.__dict__["fetch"]
+    assert hasattr(wrapper, "__wrapped__")
+    monkeypatch.setattr(_transport, "_TORNADO_FETCH", wrapper)
+    front, upstream, state = services
+    state["statuses"] = [503]
+
+    answer = await httpclient.AsyncHTTPClient().fetch(f"{front}/quiet/")
+
+    assert answer.code == 200
+    clients = [s for s in instrumented.spans() if s.kind is SpanKind.CLIENT]
+    assert len(clients) == 3  # the test's fetch and the two attempts
+    assert [traceparent_parts(h.get("Traceparent"))[2] for h in state["headers"]] == [
+        span_id(s) for s in clients if parent_id(s) is not None
+    ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime
+import functools
 import json
 import types
 import uuid
@@ -17,7 +18,7 @@ import uuid
 import pytest
 import umsgpack
 from conftest import Caller
-from tornado import httpclient, httputil, web
+from tornado import httpclient, httputil, simple_httpclient, web
 
 import sprockets_http
 from sprockets_http import DEFAULT_USER_AGENT, HTTPClientMixin
@@ -580,3 +581,57 @@ async def test_default_hooks_are_used_by_http_fetch(upstream):
     assert upstream.last.headers["User-Agent"] == "hooked-agent/1"
     assert upstream.last.headers["X-Hooked"] == "yes"
     assert upstream.last.body == b"custom:[1]"
+
+
+class _RecordingClient(simple_httpclient.SimpleAsyncHTTPClient):
+    """Tornado's simple client, keeping each request its fetch_impl gets."""
+
+    requests: list = []
+
+    def fetch_impl(self, request, callback):  # type: ignore[no-untyped-def]
+        _RecordingClient.requests.append(request)
+        super().fetch_impl(request, callback)
+
+
+async def test_the_client_gets_the_request_itself_with_the_client_defaults(serve, caller):
+    # Not tornado's per-read proxy of the request (see _transport.fetch):
+    # the request, with the client's defaults filled in once.
+    url = serve([(r"/", _Ok)])
+    _RecordingClient.requests = []
+    httpclient.AsyncHTTPClient.configure(_RecordingClient, defaults={"ca_certs": "/no/such/ca"})
+    try:
+        response = await caller.http_fetch(url + "/")
+    finally:
+        httpclient.AsyncHTTPClient.configure(None)
+    assert response.ok
+    [request] = _RecordingClient.requests
+    assert type(request) is httpclient.HTTPRequest
+    assert request.ca_certs == "/no/such/ca"
+    assert isinstance(request.headers, httputil.HTTPHeaders)
+
+
+class _Ok(web.RequestHandler):
+    def get(self) -> None:
+        self.write("ok")
+
+
+async def test_a_fetch_wrapped_before_the_import_is_still_called(serve, caller, monkeypatch):
+    # An instrumentation that wrapped AsyncHTTPClient.fetch before
+    # sprockets_http was imported: the fetch the package took for tornado's
+    # own is the wrapper, which must still be called, not bypassed.
+    from sprockets_http import _transport
+
+    url = serve([(r"/", _Ok)])
+    original = httpclient.AsyncHTTPClient.fetch
+    seen = []
+
+    @functools.wraps(original)
+    def wrapper(self, request, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(request.url)
+        return original(self, request, **kwargs)
+
+    monkeypatch.setattr(httpclient.AsyncHTTPClient, "fetch", wrapper)
+    monkeypatch.setattr(_transport, "_TORNADO_FETCH", wrapper)
+    response = await caller.http_fetch(url + "/")
+    assert response.ok
+    assert seen == [url + "/"]

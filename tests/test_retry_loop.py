@@ -21,6 +21,7 @@ import pytest
 from conftest import Caller
 from tornado import httpclient, httputil
 
+from sprockets_http.retry import Reason, RetryPolicy, Step
 from sprockets_http.testing import Answer, RecordedRequest
 
 
@@ -371,3 +372,39 @@ async def test_retry_after_then_backoff_per_response(upstream, caller, sleeps):
     response = await caller.http_fetch(script.url, max_http_attempts=4)
     assert response.ok
     assert sleeps == [3, 1, 12]
+
+
+class _RetryingBadRequests(RetryPolicy):
+    """A caller's policy that also retries a 400, after its Retry-After."""
+
+    def next_step(self, method, attempt, status=None, error=None, retry_after=None, *rest):  # type: ignore[no-untyped-def]
+        if status == 400 and attempt < self.max_attempts:
+            return Step(True, Reason.RETRYABLE_STATUS, self.wait(attempt, retry_after))
+        return super().next_step(method, attempt, status, error, retry_after, *rest)
+
+
+@pytest.mark.parametrize(
+    "status, waits",
+    [(400, [2.0]), (503, [2.0])],
+)
+async def test_a_policy_gets_the_retry_after_of_every_error_response(
+    upstream, caller, sleeps, status, waits
+):
+    script = upstream(retry_after("2", status), 200)
+    response = await caller.http_fetch(script.url, retry_policy=_RetryingBadRequests())
+    assert response.ok and len(response.history) == 2
+    assert sleeps == waits
+
+
+async def test_a_policy_gets_no_retry_after_from_a_success(upstream, caller, sleeps):
+    seen = []
+
+    class Watching(RetryPolicy):
+        def next_step(self, method, attempt, status=None, error=None, retry_after=None, *rest):  # type: ignore[no-untyped-def]
+            seen.append((status, retry_after))
+            return super().next_step(method, attempt, status, error, retry_after, *rest)
+
+    script = upstream(Answer(399, headers={"Retry-After": "2"}), method="GET")
+    response = await caller.http_fetch(script.url, retry_policy=Watching())
+    assert response.code == 399
+    assert seen == [(399, None)]
