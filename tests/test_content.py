@@ -420,3 +420,20 @@ def test_a_body_that_cannot_be_encoded_says_why(value, content_type, message):
     with pytest.raises(ValueError) as raised:
         content.encode_body(value, content_type)
     assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(
+    "backend, body, message",
+    [
+        ("msgpack", b"\xc1", "FormatError"),  # the reserved code; msgpack says nothing
+        ("umsgpack", b"\xc1", "invalid msgpack type byte 0xc1"),
+    ],
+)
+def test_a_backend_error_without_a_text_is_named_by_its_type(monkeypatch, backend, body, message):
+    monkeypatch.setattr(content, "_pack", content._pack)
+    monkeypatch.setattr(content, "_unpack", content._unpack)
+    content._use_backend(backend)
+    with pytest.raises(ValueError) as raised:
+        content.msgpack_unpackb(body)
+    assert str(raised.value) == message
+    assert raised.value.__cause__ is not None

@@ -31,6 +31,7 @@ from tornado import httpclient, httpserver, httputil, simple_httpclient, web
 
 from sprockets_http import (
     IDEMPOTENT_METHODS,
+    HTTPClientMixin,
     HTTPResponse,
     RetryBudget,
     RetryPolicy,
@@ -874,3 +875,25 @@ async def test_a_cancelled_call_ends_its_events(caller):
             with pytest.raises(asyncio.CancelledError):
                 await task
     assert seen["reason"] is events.Reason.CANCELLED
+
+
+async def test_a_client_closed_during_a_call_fails_its_later_attempts_clearly(
+    client_kind, scripted_upstream, sleeps
+):
+    # The application closes the loop's client while a call waits to retry:
+    # the remaining attempts fail with tornado's own error, recorded, and
+    # nothing is sent on the closed client.
+    route = scripted_upstream.route("GET", "/flaky", 503)
+
+    class Closing(HTTPClientMixin):
+        def _http_req_modify_for_retry(self, response, attempt, url, headers, body):  # type: ignore[no-untyped-def]
+            httpclient.AsyncHTTPClient().close()
+            return url, headers, body
+
+    response = await Closing().http_fetch(f"{scripted_upstream.url}/flaky")
+    assert response.attempts == 3 and response.code == 503  # the last response
+    assert [attempt.code for attempt in response.history] == [503]
+    assert [str(error) for error in response.exceptions] == [
+        "fetch() called on closed AsyncHTTPClient"
+    ] * 2
+    assert len(route.requests) == 1
