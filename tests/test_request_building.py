@@ -274,8 +274,17 @@ async def test_user_agent_partial_settings_fall_through_to_consumer(upstream):
         {},
         {"_process": types.SimpleNamespace(consumer_name="only-a-name")},
         {"_process": None, "settings": {"version": "1"}},
+        # A class's own _process that is not rejected's (a subprocess, say).
+        {"_process": types.SimpleNamespace(consumer_version="1")},
+        {"_process": types.SimpleNamespace(pid=4321)},
     ],
-    ids=["nothing", "process-without-version", "none-process-partial-settings"],
+    ids=[
+        "nothing",
+        "process-without-version",
+        "none-process-partial-settings",
+        "process-without-name",
+        "unrelated-process",
+    ],
 )
 async def test_user_agent_default_when_nothing_is_known(upstream, attributes):
     cls = type("Bare", (HTTPClientMixin,), dict(attributes))
