@@ -644,3 +644,18 @@ async def test_a_fetch_wrapped_before_the_import_is_still_called(serve, caller, 
     response = await caller.http_fetch(url + "/")
     assert response.ok
     assert seen == [url + "/"]
+
+
+def test_the_default_headers_have_the_names_2_6_0_gave_them():
+    # Overrides and retry hooks read these names from a plain dict.
+    class Handler(HTTPClientMixin):
+        correlation_id = "c0ffee"
+
+    headers = Handler()._http_req_apply_default_headers(None, "application/json", {"a": 1})
+    assert headers == {
+        "Accept": "application/json, application/msgpack",
+        "Content-Type": "application/json",
+        "Correlation-Id": "c0ffee",
+        "User-Agent": DEFAULT_USER_AGENT,
+    }
+    assert type(headers) is dict
