@@ -13,6 +13,7 @@ from typing import Any, Dict, List
 
 import pytest
 import tornado
+from conftest import Caller
 from tornado import httputil, web
 
 from sprockets_http import _options
@@ -275,3 +276,25 @@ ENCODED_URLS = [
 )
 def test_a_url_with_non_ascii_text_is_encoded_for_the_wire(given, sent):
     assert _options.url(given) == sent
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("max_http_attempts", "max_http_attempts must be an int >= 1, not True"),
+        ("retry_timeout", "retry_timeout must be a number of seconds, not True"),
+        ("max_retry_timeout", "max_retry_timeout must be a number of seconds, not True"),
+    ],
+)
+async def test_true_is_refused_after_an_equal_number_was_accepted(
+    scripted_upstream, sleeps, name, message
+):
+    # True == 1: once a call with 1 was accepted, True must not pass as the
+    # same option.
+    scripted_upstream.route("GET", "/", 200)
+    url = f"{scripted_upstream.url}/"
+    accepted = await Caller().http_fetch(url, **{name: 1})
+    assert accepted.ok
+    with pytest.raises(ValueError) as raised:
+        await Caller().http_fetch(url, **{name: True})
+    assert str(raised.value) == message

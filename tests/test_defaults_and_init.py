@@ -262,3 +262,28 @@ def test_init_passes_arguments_to_a_request_handler():
     assert handler.request is request
     assert handler.simplify_error_response is True
     assert handler._http_req_user_agent() == "svc/1"
+
+
+class _BaseThatDoesNotChain:
+    def __init__(self) -> None:  # never calls super().__init__()
+        self.ready = True
+
+
+class _NeverInitialised(_BaseThatDoesNotChain, HTTPClientMixin):
+    pass
+
+
+async def test_error_responses_are_simplified_when_the_mixin_init_never_ran(scripted_upstream):
+    # A base class earlier in the MRO that does not chain __init__: the
+    # mixin's attribute was never set, and its documented default holds.
+    from sprockets_http.testing import Answer
+
+    caller = _NeverInitialised()
+    assert "simplify_error_response" not in caller.__dict__
+    scripted_upstream.route(
+        "GET",
+        "/",
+        Answer(400, b'{"message": "bad", "n": 1}', headers={"Content-Type": "application/json"}),
+    )
+    response = await caller.http_fetch(f"{scripted_upstream.url}/")
+    assert response.code == 400 and response.body == "bad"
