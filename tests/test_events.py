@@ -502,3 +502,16 @@ async def test_the_call_started_at_the_monotonic_time_of_the_call(upstream, call
     assert len(calls) == 1
     [call] = calls
     assert before <= call.started <= after
+
+
+async def test_each_attempt_lasts_part_of_the_call(upstream, caller, recorded, sleeps):
+    before = time.monotonic()
+    response = await caller.http_fetch(upstream(503, 200))
+    elapsed = time.monotonic() - before
+    assert response.ok
+    durations = [event.duration for event in recorded if isinstance(event, events.AttemptEnded)]
+    assert len(durations) == 2
+    # The wait of 3 s between them is skipped, not slept.
+    assert all(0 <= duration <= elapsed for duration in durations)
+    [ended] = [event for event in recorded if isinstance(event, events.CallEnded)]
+    assert sum(durations) + 3.0 <= ended.duration

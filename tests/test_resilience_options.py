@@ -18,7 +18,7 @@ import statistics
 import sys
 import threading
 import time
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import pytest
 from tornado import web
@@ -216,15 +216,26 @@ async def test_a_wait_that_overruns_does_not_start_an_attempt_after_the_deadline
     # backoff) fits the 10 s deadline when it starts, but the clock moves 7 s
     # more while it runs: it ends after the deadline, so no second attempt
     # may start.
-    def overrun(event: events.WaitStarted) -> None:
-        advance_clock(7)
+    decided: List[events.RetryDecided] = []
 
-    overrun.event_types = (events.WaitStarted,)  # type: ignore[attr-defined]
+    def overrun(event: Any) -> None:
+        if isinstance(event, events.WaitStarted):
+            advance_clock(7)
+        else:
+            decided.append(event)
+
+    overrun.event_types = (events.WaitStarted, events.RetryDecided)  # type: ignore[attr-defined]
     handler, url = upstream(serve)
     with events.subscribed(overrun):
         response = await Caller().http_fetch(url, retry_timeout=4, total_timeout=10)
     assert response.attempts == len(handler.arrivals) == 1
     assert response.waits == [4.0] and sleeps == [4.0]
+    # The retry decided before the wait, then the stop after it.
+    assert [(d.retry, d.reason) for d in decided] == [
+        (True, events.Reason.RETRYABLE_STATUS),
+        (False, events.Reason.DEADLINE),
+    ]
+    assert decided[1].retry is False and decided[1].wait is None
     assert any("deadline passed before attempt 2" in text for text in warning_texts(warnings_log))
 
 
