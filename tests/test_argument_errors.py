@@ -50,6 +50,20 @@ ERRORS: List[Any] = [
         {"total_timeout": fractions.Fraction(-1, 2)},
         "total_timeout must be a finite number of seconds > 0, not Fraction(-1, 2)",
     ),
+    # ... each of the three, for each way to be wrong
+    *[
+        ({name: value}, f"{name} must be a{' finite' if finite else ''} number of seconds{kind}")
+        for name in ("connect_timeout", "request_timeout", "total_timeout")
+        for value, finite, kind in [
+            ("5", False, ", not '5'"),
+            (True, False, ", not True"),
+            (math.inf, True, " > 0, not inf"),
+            (-math.inf, True, " > 0, not -inf"),
+            (math.nan, True, " > 0, not nan"),
+            (0, True, " > 0, not 0"),
+            (-0.5, True, " > 0, not -0.5"),
+        ]
+    ],
     # Headers: the name is shown (cut to 60 characters), never the value
     (
         {"request_headers": ["Accept: text/plain"]},
@@ -80,6 +94,17 @@ ERRORS: List[Any] = [
     (
         {"retry_policy": RetryPolicy(), "retry_timeout": 1, "max_http_attempts": 2},
         "retry_policy replaces max_http_attempts, retry_timeout: give one or the other",
+    ),
+    (
+        {
+            "retry_policy": RetryPolicy(),
+            "dont_retry": 503,
+            "max_retry_timeout": 1,
+            "retry_jitter": False,
+            "retry_methods": "GET",
+        },
+        "retry_policy replaces dont_retry, max_retry_timeout, retry_jitter, retry_methods: "
+        "give one or the other",
     ),
 ]
 
@@ -298,3 +323,13 @@ async def test_true_is_refused_after_an_equal_number_was_accepted(
     with pytest.raises(ValueError) as raised:
         await Caller().http_fetch(url, **{name: True})
     assert str(raised.value) == message
+
+
+async def test_raise_error_is_refused_saying_what_to_read_instead(caller, sleeps):
+    with pytest.raises(RuntimeError) as raised:
+        await caller.http_fetch(NOWHERE, raise_error=False)
+    assert str(raised.value) == (
+        "raise_error is not supported: http_fetch never raises for a response; "
+        "read HTTPResponse.ok and .code instead"
+    )
+    assert sleeps == []
