@@ -64,6 +64,31 @@ def test_fresh_response_has_no_attempts():
     assert response.raw is None
     assert response.history == []
     assert response.exceptions == []
+    assert response.outcomes == [] and response.waits == []
+
+
+def test_a_standalone_response_times_itself_until_finished():
+    before = time.monotonic()
+    response = HTTPResponse()
+    after = time.monotonic()
+    first = response.duration
+    assert 0 <= first <= time.monotonic() - before
+    time.sleep(0.002)
+    assert response.duration > first  # still running
+    response.finish()
+    frozen = response.duration
+    assert frozen >= 0.002
+    response.finish(at=after + 100)  # a second finish changes nothing
+    assert response.duration == frozen
+
+
+def test_finish_at_a_given_time():
+    response = HTTPResponse()
+    response._start = 10.0  # http_fetch sets the start on its own clock
+    response.finish(at=12.5)
+    assert response.duration == 2.5
+    response.finish(at=20.0)
+    assert response.duration == 2.5
 
 
 async def test_attempt_counts_mix_responses_and_exceptions(scripted_upstream, caller, sleeps):
