@@ -64,6 +64,10 @@ ERRORS: List[Any] = [
             (-0.5, True, " > 0, not -0.5"),
         ]
     ],
+    # Counts
+    ({"max_redirects": -1}, "max_redirects must be an int >= 0, not -1"),
+    ({"max_redirects": True}, "max_redirects must be an int >= 0, not True"),
+    ({"max_redirects": 1.5}, "max_redirects must be an int >= 0, not 1.5"),
     # Headers: the name is shown (cut to 60 characters), never the value
     (
         {"request_headers": ["Accept: text/plain"]},

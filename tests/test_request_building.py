@@ -14,6 +14,7 @@ import functools
 import json
 import types
 import uuid
+from typing import Dict, List
 
 import pytest
 import umsgpack
@@ -659,3 +660,50 @@ def test_the_default_headers_have_the_names_2_6_0_gave_them():
         "User-Agent": DEFAULT_USER_AGENT,
     }
     assert type(headers) is dict
+
+
+async def test_a_body_producer_is_a_body(upstream, caller):
+    # tornado's body_producer streams the body: a POST with one has a body.
+    async def produce(write):  # type: ignore[no-untyped-def]
+        await write(b'{"streamed": true}')
+
+    response = await caller.http_fetch(
+        upstream.url,
+        method="POST",
+        request_headers={"Content-Type": "application/json", "Content-Length": "18"},
+        body_producer=produce,
+    )
+    assert response.ok
+    assert upstream.last.body == b'{"streamed": true}'
+
+
+async def test_an_override_that_sets_no_default_headers_still_gets_user_agent_and_a_body(
+    upstream,
+):
+    # An override of _http_req_apply_default_headers that does not call
+    # super(): the User-Agent is added under its usual name, and the body is
+    # serialized for the call's content_type.
+    from sprockets_http import events
+
+    seen: List[Dict[str, str]] = []
+
+    def record(event):  # type: ignore[no-untyped-def]
+        if isinstance(event, events.AttemptStarted):
+            seen.append(dict(event.headers))
+
+    class Bare(HTTPClientMixin):
+        def _http_req_apply_default_headers(self, request_headers, content_type, body):  # type: ignore[no-untyped-def]
+            return {}
+
+    with events.subscribed(record):
+        for user_agent in ("agent/1", None):
+            response = await Bare().http_fetch(
+                upstream.url,
+                method="POST",
+                body={"a": 1},
+                content_type="application/json",
+                user_agent=user_agent,
+            )
+            assert response.ok
+            assert json.loads(upstream.last.body) == {"a": 1}
+    assert seen == [{"User-Agent": "agent/1"}, {"User-Agent": DEFAULT_USER_AGENT}]
