@@ -337,3 +337,33 @@ async def test_raise_error_is_refused_saying_what_to_read_instead(caller, sleeps
         "read HTTPResponse.ok and .code instead"
     )
     assert sleeps == []
+
+
+@pytest.mark.parametrize(
+    "method, body, sent",
+    [
+        ("DELETE", {"a": 1}, b'{"a":1}'),  # a body where none is expected
+        ("POST", None, b""),  # none where one is expected
+        ("PATCH", None, b""),
+    ],
+)
+async def test_allow_nonstandard_methods_sends_what_the_method_rules_refuse(
+    caller, serve, client_kind, method, body, sent
+):
+    received: List[Any] = []
+
+    class Echo(web.RequestHandler):
+        def _echo(self) -> None:
+            received.append((self.request.method, self.request.body))
+
+        delete = patch = post = _echo  # type: ignore[assignment]
+
+    response = await caller.http_fetch(
+        serve([("/", Echo)]) + "/",
+        method=method,
+        body=body,
+        content_type="application/json",
+        allow_nonstandard_methods=True,
+    )
+    assert response.ok
+    assert received == [(method, sent)]

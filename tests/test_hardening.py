@@ -897,3 +897,41 @@ async def test_a_client_closed_during_a_call_fails_its_later_attempts_clearly(
         "fetch() called on closed AsyncHTTPClient"
     ] * 2
     assert len(route.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "method, options, reused",
+    [
+        ("POST", {}, True),  # retried if need be: keep-alive as usual
+        ("POST", {"max_http_attempts": 1}, False),  # must not be sent twice
+        ("POST", {"retry_methods": ("GET",)}, False),
+        ("GET", {"max_http_attempts": 1}, True),  # idempotent: curl may resend it
+        ("PUT", {"max_http_attempts": 1}, True),
+    ],
+)
+async def test_curl_sends_on_a_new_connection_only_what_must_not_be_sent_twice(
+    caller, serve, method, options, reused
+):
+    pytest.importorskip("pycurl")
+    peers: List[Any] = []
+
+    class Peer(web.RequestHandler):
+        def _record(self) -> None:
+            peers.append(self.request.connection.stream.socket.getpeername())
+
+        get = post = put = _record  # type: ignore[assignment]
+
+    url = serve([(r"/", Peer)]) + "/"
+    body = None if method == "GET" else {"a": 1}
+    httpclient.AsyncHTTPClient.configure("tornado.curl_httpclient.CurlAsyncHTTPClient")
+    try:
+        for _ in range(3):
+            response = await caller.http_fetch(url, method=method, body=body, **options)
+            assert response.ok
+    finally:
+        httpclient.AsyncHTTPClient.configure(None)
+    assert len(peers) == 3
+    if reused:
+        assert len(set(peers)) == 1
+    else:
+        assert len(set(peers)) == 3
