@@ -172,14 +172,13 @@ def is_certificate_error(error: BaseException) -> bool:
     )
 
 
-def _real(value: Any, name: str, *, minimum: float, allow_zero: bool = True) -> float:
-    """*value* as a finite float >= *minimum* (> when not *allow_zero*)."""
+def _real(value: Any, name: str, *, minimum: float) -> float:
+    """*value* as a finite float >= *minimum*."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a number of seconds, not {value!r}")
     number = float(value)
-    if not math.isfinite(number) or number < minimum or (not allow_zero and number == minimum):
-        bound = f">= {minimum:g}" if allow_zero else f"> {minimum:g}"
-        raise ValueError(f"{name} must be a finite number {bound}, not {value!r}")
+    if not math.isfinite(number) or number < minimum:
+        raise ValueError(f"{name} must be a finite number >= {minimum:g}, not {value!r}")
     return number
 
 

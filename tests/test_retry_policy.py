@@ -405,3 +405,50 @@ def test_next_step_takes_from_the_budget_only_when_it_retries():
 )
 def test_is_certificate_error(error, expected):
     assert is_certificate_error(error) is expected
+
+
+NOT_A_CODE = "dont_retry must be a status code or a collection of them, not"
+NOT_A_STATUS = "which is not a status code (100-599)"
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"max_attempts": 0}, "max_http_attempts must be an int >= 1, not 0"),
+        ({"max_attempts": True}, "max_http_attempts must be an int >= 1, not True"),
+        ({"max_attempts": 2.0}, "max_http_attempts must be an int >= 1, not 2.0"),
+        ({"retry_timeout": -1}, "retry_timeout must be a finite number >= 0, not -1"),
+        ({"retry_timeout": float("nan")}, "retry_timeout must be a finite number >= 0, not nan"),
+        ({"retry_timeout": "3"}, "retry_timeout must be a number of seconds, not '3'"),
+        (
+            {"request_timeout": float("inf")},
+            "request_timeout must be a finite number >= 0, not inf",
+        ),
+        ({"max_retry_timeout": -0.5}, "max_retry_timeout must be a finite number >= 0, not -0.5"),
+        ({"max_retry_timeout": False}, "max_retry_timeout must be a number of seconds, not False"),
+        ({"dont_retry": 99}, f"dont_retry holds 99, {NOT_A_STATUS}"),
+        ({"dont_retry": 600}, f"dont_retry holds 600, {NOT_A_STATUS}"),
+        ({"dont_retry": [503, "404"]}, f"dont_retry holds '404', {NOT_A_STATUS}"),
+        ({"dont_retry": "503"}, f"{NOT_A_CODE} '503'"),
+        ({"dont_retry": b"503"}, f"{NOT_A_CODE} b'503'"),
+        ({"dont_retry": True}, f"{NOT_A_CODE} True"),
+        ({"dont_retry": 5.0}, f"{NOT_A_CODE} 5.0"),
+        ({"retry_methods": 5}, "retry_methods must be method names, not 5"),
+        ({"retry_methods": b"GET"}, "retry_methods must be method names, not b'GET'"),
+        (
+            {"retry_methods": ["GET", "PO ST"]},
+            "retry_methods holds 'PO ST', which is not a method name",
+        ),
+        ({"retry_methods": [b"GET"]}, "retry_methods holds b'GET', which is not a method name"),
+        ({"rng": 0.5}, "rng must be callable, not 0.5"),
+    ],
+)
+def test_each_bad_setting_has_its_own_error_text(settings, message):
+    with pytest.raises(ValueError) as raised:
+        RetryPolicy(**settings)
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize("code", [100, 101, 599])
+def test_dont_retry_takes_every_status_code_from_100_to_599(code):
+    assert RetryPolicy(dont_retry=code).dont_retry == frozenset({code})
