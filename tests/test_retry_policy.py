@@ -452,3 +452,18 @@ def test_each_bad_setting_has_its_own_error_text(settings, message):
 @pytest.mark.parametrize("code", [100, 101, 599])
 def test_dont_retry_takes_every_status_code_from_100_to_599(code):
     assert RetryPolicy(dont_retry=code).dont_retry == frozenset({code})
+
+
+def test_jitter_draws_each_wait_from_the_given_rng():
+    draws = []
+
+    def rng(low: float, high: float) -> float:
+        draws.append((low, high))
+        return high / 4
+
+    policy = RetryPolicy(retry_timeout=2, jitter=True, rng=rng)
+    assert [policy.backoff(1), policy.backoff(2)] == [0.5, 1.0]
+    assert draws == [(0.0, 2.0), (0.0, 4.0)]
+    assert policy.rng is rng
+    assert RetryPolicy(retry_timeout=2, rng=rng).backoff(1) == 2.0  # no jitter: no draw
+    assert len(draws) == 2
