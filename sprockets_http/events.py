@@ -182,12 +182,13 @@ class Call:
         self._secrets_now()
 
     def _moved(self, url: str, headers: Any) -> None:
-        # After the retry hook: later events describe the new URL and
-        # headers, and the old ones' secrets stay scrubbed.
+        # After the retry hook: later events describe the new URL, and the
+        # secrets of the old URL and headers and of the new ones are all
+        # scrubbed (_moving read the old ones, so _headers is not needed
+        # again).
         if url != self._raw_url:
             self._raw_url, self._redacted = url, None
         self._secrets = self._secrets_now() | self._secrets_of(url, headers)
-        self._headers = headers
 
 
 class CallStarted(NamedTuple):
