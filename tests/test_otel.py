@@ -454,3 +454,23 @@ def test_without_an_sdk_nothing_is_emitted_until_one_is_configured():
         "print(header.split('-')[2] == format(spans[0].context.span_id, '016x'))\n"
     )
     assert lines == ["None", "False", "() ()", "['GET', 'http_fetch GET']", "True"]
+
+
+async def test_the_class_attribute_turns_it_off_after_other_calls_were_traced(
+    telemetry, flaky, sleeps
+):
+    # Once a traced call has loaded sprockets_http.otel, a class that turned
+    # OpenTelemetry off still gets no span and no metric.
+    url, state = flaky
+    await Caller().http_fetch(f"{url}/")
+    traced = len(telemetry.spans(SCOPE))
+    assert traced == 2  # the call span and its one attempt span
+
+    class Quiet(HTTPClientMixin):
+        OPENTELEMETRY = False
+
+    state["statuses"] = [503]
+    response = await Quiet().http_fetch(f"{url}/")
+    assert response.attempts == 2
+    assert len(telemetry.spans(SCOPE)) == traced
+    assert [h.get("Traceparent") for h in state["headers"][1:]] == [None, None]
