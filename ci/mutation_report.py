@@ -36,7 +36,10 @@ from typing import Dict, List, NamedTuple, Optional, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 EQUIVALENTS = ROOT / "tests" / "mutation-equivalents.txt"
-KILLED = {1, 3, 24, -24, 36, 152, 255, 37}  # mutmut's killed, timeout, type-check codes
+# mutmut's killed, timeout and type-check codes, and -11: the tests crashed
+# (SIGSEGV) under the mutant, which is a failing run. -9 (SIGKILL) is not
+# counted: an operator stopping the run sends it too.
+KILLED = {1, 3, 24, -24, 36, 152, 255, 37, -11}
 SURVIVED = {0, 5, 33}  # survived, no tests
 
 
@@ -149,7 +152,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 else:
                     survived += 1
                     gaps.append((name, module_path))
-            else:  # suspicious, segfault, interrupted: not a verdict
+            else:  # suspicious, SIGKILL, interrupted: not a verdict
                 unchecked += 1
         rows.append((module_path, (killed, survived, equivalent, unchecked)))
 
