@@ -315,17 +315,18 @@ def test_a_url_with_non_ascii_text_is_encoded_for_the_wire(given, sent):
         ("max_retry_timeout", "max_retry_timeout must be a number of seconds, not True"),
     ],
 )
+@pytest.mark.parametrize("other", [{}, {"retry_jitter": 0}], ids=["alone", "int-jitter"])
 async def test_true_is_refused_after_an_equal_number_was_accepted(
-    scripted_upstream, sleeps, name, message
+    scripted_upstream, sleeps, name, message, other
 ):
     # True == 1: once a call with 1 was accepted, True must not pass as the
-    # same option.
+    # same option (whatever the other options are).
     scripted_upstream.route("GET", "/", 200)
     url = f"{scripted_upstream.url}/"
-    accepted = await Caller().http_fetch(url, **{name: 1})
+    accepted = await Caller().http_fetch(url, **{name: 1}, **other)
     assert accepted.ok
     with pytest.raises(ValueError) as raised:
-        await Caller().http_fetch(url, **{name: True})
+        await Caller().http_fetch(url, **{name: True}, **other)
     assert str(raised.value) == message
 
 
