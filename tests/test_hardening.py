@@ -935,3 +935,62 @@ async def test_curl_sends_on_a_new_connection_only_what_must_not_be_sent_twice(
         assert len(set(peers)) == 1
     else:
         assert len(set(peers)) == 3
+
+
+async def test_after_the_loops_client_was_closed_the_next_call_gets_a_new_one(
+    client_kind, caller, serve
+):
+    class Ok(web.RequestHandler):
+        def get(self):
+            self.write("ok")
+
+    url = serve([(r"/", Ok)]) + "/"
+    assert (await caller.http_fetch(url)).ok
+    httpclient.AsyncHTTPClient().close()
+    response = await caller.http_fetch(url)
+    assert response.ok and response.attempts == 1 and response.exceptions == []
+
+
+def test_calls_from_two_event_loops_in_turn_each_use_their_loops_client():
+    # A worker that runs one event loop after another (asyncio.run per
+    # message, say): each loop's calls go through that loop's client.
+    import http.server
+    import threading
+
+    class Ok(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    clients = []
+
+    async def call() -> HTTPResponse:
+        # Bounded: a client of another loop would never complete here.
+        response = await asyncio.wait_for(
+            HTTPClientMixin().http_fetch(url, max_http_attempts=1), timeout=10
+        )
+        clients.append(_transport.client())
+        return response
+
+    try:
+        results = []
+        for _ in range(2):
+            loop = asyncio.new_event_loop()
+            try:
+                results.append(loop.run_until_complete(call()))
+            finally:
+                loop.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [r.code for r in results] == [200, 200]
+    assert clients[0] is not clients[1]

@@ -834,3 +834,26 @@ async def test_http_max_clients_is_read_with_the_grammar(
     warning = f"Ignoring HTTP_MAX_CLIENTS={text!r}: not a positive integer"
     assert (warning in warnings_of(caplog)) is logged
     assert httpclient.AsyncHTTPClient().max_clients == max_clients
+
+
+@pytest.mark.parametrize(
+    "text, value, warning",
+    [
+        (None, None, None),
+        ("", None, None),
+        ("1", 1, None),
+        ("999", 999, None),
+        ("1000", 1000, None),  # the limit itself: no warning
+        ("1001", 1000, "HTTP_MAX_CLIENTS='1001' is above the limit of 1000; using 1000"),
+        ("0", None, "Ignoring HTTP_MAX_CLIENTS='0': not a positive integer"),
+    ],
+)
+def test_max_clients_setting_table(caplog, text, value, warning):
+    from sprockets_http import _transport
+
+    caplog.set_level(logging.WARNING, logger="sprockets_http")
+    # The same text twice: the second answer comes from the cache, alike.
+    assert _transport.max_clients_setting(text) == value
+    assert _transport.max_clients_setting(text) == value
+    expected = [] if warning is None else [warning]
+    assert warnings_of(caplog) == expected  # logged once per value
