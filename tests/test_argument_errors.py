@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fractions
 import math
+import types
 from typing import Any, Dict, List
 
 import pytest
@@ -368,3 +369,34 @@ async def test_allow_nonstandard_methods_sends_what_the_method_rules_refuse(
     )
     assert response.ok
     assert received == [(method, sent)]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Good": "fine", "X-Bad": "a\x01b"},
+        httputil.HTTPHeaders({"X-Good": "fine", "X-Bad": "a\x01b"}),
+        types.MappingProxyType({"X-Good": "fine", "X-Bad": "a\x01b"}),
+    ],
+    ids=["dict", "HTTPHeaders", "mapping"],
+)
+async def test_a_bad_header_after_good_ones_is_refused(caller, sleeps, headers):
+    # First a call that makes X-Good a name already checked (names are
+    # remembered), then one where it comes before a bad header.
+    await caller.http_fetch(NOWHERE, request_headers={"X-Good": "fine"}, max_http_attempts=1)
+    with pytest.raises(ValueError) as raised:
+        await caller.http_fetch(NOWHERE, request_headers=headers)
+    assert str(raised.value) == (
+        "request headers: the value of the header 'X-Bad' contains a control character "
+        "at index 1 of 3 (the value is not shown)"
+    )
+
+
+async def test_a_header_value_ending_with_a_newline_gets_a_hint(caller, sleeps):
+    with pytest.raises(ValueError) as raised:
+        await caller.http_fetch(NOWHERE, request_headers={"X-Token-Path": "abc\n"})
+    assert str(raised.value) == (
+        "request headers: the value of the header 'X-Token-Path' contains a line break "
+        "(CR or LF) at index 3 of 4 (the value is not shown) (a value read from a file "
+        "often ends with a newline: strip it)"
+    )
