@@ -400,3 +400,13 @@ async def test_a_header_value_ending_with_a_newline_gets_a_hint(caller, sleeps):
         "(CR or LF) at index 3 of 4 (the value is not shown) (a value read from a file "
         "often ends with a newline: strip it)"
     )
+
+
+async def test_max_redirects_zero_is_accepted_and_follows_none(caller, scripted_upstream):
+    from sprockets_http.testing import Answer
+
+    scripted_upstream.route("GET", "/moved", Answer(302, headers={"Location": "/here"}))
+    response = await caller.http_fetch(
+        f"{scripted_upstream.url}/moved", follow_redirects=True, max_redirects=0
+    )
+    assert response.code == 302 and response.attempts == 1
