@@ -65,6 +65,20 @@ ERRORS: List[Any] = [
             (-0.5, True, " > 0, not -0.5"),
         ]
     ],
+    # The method: a standard one, or any token with allow_nonstandard_methods
+    ({"method": 5}, "method must be an HTTP method name, not 5"),
+    ({"method": "GE T"}, "method must be an HTTP method name, not 'GE T'"),
+    (
+        {"method": "get"},
+        "method 'get' is not one of DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT (methods are "
+        "case-sensitive: did you mean 'GET'?); pass allow_nonstandard_methods=True to send it "
+        "as it is",
+    ),
+    (
+        {"method": "PROPFIND"},
+        "method 'PROPFIND' is not one of DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT; "
+        "pass allow_nonstandard_methods=True to send it as it is",
+    ),
     # Counts
     ({"max_redirects": -1}, "max_redirects must be an int >= 0, not -1"),
     ({"max_redirects": True}, "max_redirects must be an int >= 0, not True"),
